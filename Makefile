@@ -1,0 +1,115 @@
+# Real-time engineering course: the one entry point for learners, instructors and CI.
+#
+#   make lab     start JupyterLab on the first notebook (creates .venv on first run)
+#   make test    everything CI runs: lint, types, unit tests, every notebook
+#
+# A fresh machine needs only python3 (3.11 or newer) and GNU make. Everything is
+# installed into $(VENV) from the pinned lock requirements.txt; nothing global is
+# touched (no kernel registration, no --user installs).
+
+PYTHON ?= python3
+VENV ?= .venv
+# JupyterLab: bound to loopback unless you say otherwise (HOST=0.0.0.0 to share).
+HOST ?= 127.0.0.1
+PORT ?= 8888
+# Extra arguments for the command behind a target, e.g.
+#   make lab ARGS=--no-browser      make check ARGS=reconnection
+ARGS ?=
+# Extra arguments for pytest in `make test`, e.g. PYTEST_ARGS="-x -k reconnection".
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+# Jupyter refuses to run as root without --allow-root (containers, CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+STAMP := $(VENV)/.installed
+NOTEBOOK := notebooks/00-start-here.ipynb
+
+# Kernels, nbextensions and settings: prefer the ones inside $(VENV) over any
+# that the user registered globally (~/.local/share/jupyter), so `make lab` and
+# the notebook tests run the kernel of this environment.
+export JUPYTER_PREFER_ENV_PATH := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+SHELL := /bin/sh
+MAKEFLAGS += --no-print-directory
+.DEFAULT_GOAL := help
+
+.PHONY: help setup lab test lint bench check doctor system-deps clean
+
+help:
+	@echo "Real-time engineering course. Targets:"
+	@echo "  make lab          start JupyterLab on $(NOTEBOOK) (http://$(HOST):$(PORT))"
+	@echo "  make test         lint, types, unit tests and every notebook (what CI runs)"
+	@echo "  make check        grade your exercises (ARGS=reconnection for one)"
+	@echo "  make doctor       check this machine can run the course"
+	@echo "  make bench        run the benchmarks"
+	@echo "  make lint         ruff and mypy only"
+	@echo "  make setup        create $(VENV) and install the pinned packages"
+	@echo "  make system-deps  install the optional system packages in system-packages.txt"
+	@echo "  make clean        delete $(VENV) and caches (keeps your progress in .rtlab/)"
+
+# The environment. Rebuilt when the lock or the package metadata changes; a
+# failed install leaves no stamp, so the next make retries.
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "make: '$(PYTHON)' not found. Install Python 3.11 or newer, or run: make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "make: this course needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) -c 'import platform; print(platform.python_version())')."; \
+	  echo "      Install a newer Python and run: make PYTHON=python3.11 (or python3.12, python3.13)"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "make: '$(PYTHON)' cannot create virtual environments (ensurepip is missing)."; \
+	  echo "      On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+	@echo "==> Installing the pinned packages into $(VENV) (the first time: 1-2 minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# pip's and the build backend's chatter goes to install.log, shown only on failure.
+	@{ $(PY) -m pip install --quiet --upgrade pip && \
+	   $(PY) -m pip install --quiet --require-virtualenv -r requirements.txt && \
+	   $(PY) -m pip install --quiet --require-virtualenv --no-deps -e . ; \
+	 } >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; \
+	   echo "make: installing into $(VENV) failed (log above, also in $(VENV)/install.log)"; exit 1; }
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+	  echo "make: the installed packages conflict (see above); try: make clean setup"; exit 1; }
+	@touch $@
+	@echo "==> $(VENV) is ready ($$($(PY) -c 'import platform; print("Python", platform.python_version())'))"
+
+setup: $(STAMP)
+
+lab: setup
+	@echo "==> Starting JupyterLab at http://$(HOST):$(PORT) (Ctrl-C twice to stop)"
+	@$(PY) -m jupyter lab $(NOTEBOOK) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG) $(ARGS)
+
+# Optional system packages (Redis, Chromium, ...) listed in system-packages.txt.
+system-deps:
+	@bash scripts/system-deps.sh system-packages.txt
+
+lint: setup
+	@echo "==> ruff check"
+	@$(PY) -m ruff check .
+	@echo "==> mypy (strict, settings in pyproject.toml)"
+	@$(PY) -m mypy
+
+# One pytest run: the unit tests in tests/ and, with --nbval, every notebook in
+# notebooks/ (strict: stored outputs must match, after tests/nbval_sanitize.cfg),
+# each run by a kernel of this venv (--nbval-current-env), whatever the notebook names.
+# Notebooks under tests/ are fixtures, not tests: --ignore-glob keeps nbval off them.
+test: setup system-deps lint
+	@echo "==> pytest: unit tests and notebooks"
+	@$(PY) -m pytest tests notebooks --nbval \
+	  --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 \
+	  --ignore-glob='tests/*.ipynb' -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "==> All checks passed"
+
+bench: setup
+	@echo "==> Benchmarks (python -m rtlab.bench)"
+	@$(PY) -m rtlab.bench $(ARGS)
+
+check: setup
+	@$(PY) -m rtlab check $(ARGS)
+
+doctor: setup
+	@$(PY) -m rtlab doctor $(ARGS)
+
+clean:
+	@echo "==> Removing $(VENV) and caches (your progress in .rtlab/ stays)"
+	@rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	@find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""One grader module per exercise; each exposes ``grade(module, *, seeds=None) -> Report``."""

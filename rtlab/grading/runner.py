@@ -1,0 +1,120 @@
+"""Load learner code safely and run a grader over it.
+
+Learner code may fail to import, raise, hang in a busy loop or block with
+``time.sleep``. Grading runs in the main thread of its own process (the CLI,
+or a subprocess started by :func:`rtlab.check` in a notebook), where a
+SIGALRM-based guard can interrupt a runaway scenario and turn it into a
+clear message instead of a hung kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Protocol
+
+from rtlab import course
+from rtlab.grading.report import Report
+from rtlab.sim.loop import SimulationAborted
+
+
+class LearnerTimeout(SimulationAborted):
+    """Raised inside runaway learner code by the alarm (a BaseException, so that
+    a learner's ``except Exception`` cannot swallow it, and the simulation stops)."""
+
+
+class Grader(Protocol):
+    def __call__(self, module: ModuleType, *, seeds: list[int] | None = None) -> Report: ...
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` of wall time (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise LearnerTimeout(
+            f"{what} did not finish within {seconds:g} s of real time and was stopped. "
+            "Look for a loop that never awaits (e.g. `while True:` around code that "
+            "does not call `await sleep(...)`), or a blocking call such as time.sleep()."
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def describe_error(error: BaseException, path: Path | None = None) -> str:
+    """A short, learner-facing account of an exception: type, message, the learner's line."""
+    if isinstance(error, NotImplementedError):
+        where = f" ({error})" if str(error) else ""
+        return (
+            f"NotImplementedError{where}: this part is still a TODO. "
+            "Replace the `raise NotImplementedError` with your code."
+        )
+    frames = traceback.extract_tb(error.__traceback__)
+    mine = [f for f in frames if path is not None and Path(f.filename) == path]
+    where = f" at line {mine[-1].lineno}: {mine[-1].line}" if mine else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a learner's file afresh, as a module of its own."""
+    spec = importlib.util.spec_from_file_location(f"rtlab_learner_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    with time_limit(10, f"importing {path.name}"):
+        spec.loader.exec_module(module)
+    return module
+
+
+def grade_file(
+    exercise: str, path: Path | None = None, *, seeds: list[int] | None = None
+) -> Report:
+    """Grade ``path`` (default: the learner's file) with the exercise's grader."""
+    ex = course.load().exercise(exercise)
+    path = (path or ex.path).resolve()
+    shown = _relative(path)
+    rerun = f"python -m rtlab check {exercise}"
+    started = time.perf_counter()
+    try:
+        module = load_module(path, exercise)
+    except (Exception, LearnerTimeout) as error:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return Report(
+            exercise,
+            shown,
+            error=f"Your file could not be imported, so nothing was graded.\n{detail}",
+            rerun=rerun,
+        )
+    grader: Grader = importlib.import_module(ex.grader).grade
+    report = grader(module, seeds=seeds)
+    report.source, report.rerun = shown, rerun
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(course.root()))
+    except ValueError:
+        return str(path)
