@@ -1,0 +1,7 @@
+"""Live servers and clients for the Jupyter kernel, on real loopback sockets."""
+
+from rtlab.live.fleet import Attempt, Fleet, live_connector
+from rtlab.live.registry import running, stop_all
+from rtlab.live.server import LiveServer, hold_open
+
+__all__ = ["Attempt", "Fleet", "LiveServer", "hold_open", "live_connector", "running", "stop_all"]

@@ -1,0 +1,50 @@
+"""Named live objects, so that re-running a notebook cell replaces, never leaks.
+
+Anything with ``async stop()`` can be registered under a name; registering a
+new object under a taken name stops the old one first.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+_live: dict[str, Stoppable] = {}
+
+
+async def register(name: str, thing: Stoppable) -> None:
+    """Remember ``thing`` as ``name``, stopping whatever had that name before."""
+    old = _live.pop(name, None)
+    _live[name] = thing
+    if old is not None and old is not thing:
+        try:
+            await old.stop()
+        except Exception:  # its errors belonged to the old run; the new one starts clean
+            pass
+
+
+def running() -> dict[str, Stoppable]:
+    """What is registered now (a copy)."""
+    return dict(_live)
+
+
+async def stop_all() -> list[BaseException]:
+    """Stop everything registered; return (not raise) the errors they reported."""
+    errors: list[BaseException] = []
+    while _live:
+        _, thing = _live.popitem()
+        try:
+            await thing.stop()
+        except Exception as error:
+            errors.append(error)
+    return errors
+
+
+def forget(name: str, thing: Stoppable) -> None:
+    """Drop ``thing`` from the registry if it is still the one registered as ``name``."""
+    if _live.get(name) is thing:
+        del _live[name]
