@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from rtlab import course
 from rtlab.grading.report import Report
@@ -31,12 +32,16 @@ async def check(
     if solutions:
         args.append("--solutions")
     if file:
-        args += ["--file", file]
+        # Relative to the caller (a notebook runs in notebooks/); the grader runs in
+        # the course root, where `solutions` and `tests` are importable as packages.
+        args += ["--file", str(Path(file).resolve())]
     if seed is not None:
         args += ["--seed", str(seed)]
-    env = {**os.environ, "RTLAB_ROOT": str(course.root()), "MPLBACKEND": "Agg"}
+    root = course.root()
+    env = {**os.environ, "RTLAB_ROOT": str(root), "MPLBACKEND": "Agg"}
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        cwd=root,
     )
     shown = file or f"{'solutions' if solutions else 'exercises'}/{exercise}.py"
     try:

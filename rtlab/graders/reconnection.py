@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from rtlab.grading.report import Finding, Report, Status
+from rtlab.syllabus import reference_link
 from rtlab.grading.runner import LearnerTimeout, describe_error, time_limit
 from rtlab.plots import arrival_histogram, client_timeline, figure_to_png_base64, peak_in_window
 from rtlab.sim import Latency, SimConnection, SimLoop, SimServer, SimTask
@@ -46,6 +47,7 @@ WINDOW = 0.1
 PEAK_SHARE = 0.20
 MAX_OUTAGE_ATTEMPTS = 30
 TIGHT_LOOP = (5, 0.01)  # this many attempts in a row, each within this many s of a failure
+MAX_ATTEMPTS_WITHOUT_SUCCESS = 100  # sound policies make ~25 in a 5-minute outage
 RECOVERY_BOUND = CAP * 1.5 + 2.0
 LONGEST_GAP = CAP * 1.5 + 1.0
 RESET_BOUND = 5.0
@@ -69,11 +71,7 @@ HINTS = {
     "alone clients stay in lockstep; with randomness alone they keep hammering a server "
     "that is down. Never retry a refused connect without sleeping.",
 }
-REFERENCES = {
-    MRL: "references/validations.md#missing-reconnection-logic",
-    RWJ: "references/validations.md#reconnect-without-jitter",
-    HERD: "references/sharp_edges.md#websocket-thundering-herd",
-}
+IDS = (MRL, RWJ, HERD)
 
 
 # -- one client's life, as the grader records it --------------------------------
@@ -85,7 +83,8 @@ class ClientTrace:
     events: list[tuple[float, str]] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)
     gaps: list[tuple[float, int, float]] = field(default_factory=list)  # (time, k, gap)
-    tight_loop_at: float | None = None
+    tight_loop_at: float | None = None  # parked: retried in a tight loop, or far too often
+    hammering: bool = False  # parked for too many attempts (not for zero delays)
     task: SimTask | None = None
     _k: int = 0
     _last_failure: float | None = None
@@ -127,8 +126,9 @@ def _connector(loop: SimLoop, server: SimServer, trace: ClientTrace) -> Callable
             trace._hasty = trace._hasty + 1 if gap < hasty else 0
         trace.attempts.append(now)
         trace.events.append((now, "attempt"))
-        if trace._hasty >= limit:
+        if trace._hasty >= limit or trace._k > MAX_ATTEMPTS_WITHOUT_SUCCESS:
             trace.tight_loop_at = now
+            trace.hammering = trace._hasty < limit
             await loop.future()  # park this client for good: it has made its point
         try:
             conn = await server.connect(trace.name)
@@ -212,6 +212,23 @@ def herd_scenario(module: ModuleType, seed: int, clients: int = HERD_CLIENTS) ->
                "outage": outage_at, "outage over": outage_end},
         recoveries=[(restart_at + downtime, RECOVERY_BOUND), (outage_end, RECOVERY_BOUND)],
         blips=[], outage=(outage_at, outage_end),
+    )
+    return _execute(module, run, clients, spread=5.0)
+
+
+def storm_scenario(
+    module: ModuleType, seed: int, clients: int = 10_000, downtime: float = 5.0,
+    capacity: tuple[int, float] | None = None,
+) -> Run:
+    """A reconnect storm: ``clients`` connected, one restart, until everyone is back."""
+    loop = SimLoop(seed)
+    server = SimServer(loop, latency=Latency(0.02, 0.03), capacity=capacity)
+    restart_at = 10.0
+    loop.call_at(restart_at, server.restart, downtime)
+    run = Run(
+        seed, loop, server, [], restart_at + downtime + RECOVERY_BOUND,
+        marks={"restart": restart_at, "back up": restart_at + downtime},
+        recoveries=[(restart_at + downtime, RECOVERY_BOUND)], blips=[],
     )
     return _execute(module, run, clients, spread=5.0)
 
@@ -387,6 +404,15 @@ def check_herd(run: Run) -> Verdict:
     looping = [t for t in run.traces if t.tight_loop_at is not None]
     if looping:
         first = min(looping, key=lambda t: t.tight_loop_at or 0.0)
+        if first.hammering:
+            return Verdict(
+                "failed",
+                f"{len(looping)} clients kept hammering a server that was down: {first.name} "
+                f"made {MAX_ATTEMPTS_WITHOUT_SUCCESS} attempts without one success "
+                f"(by t={first.tight_loop_at:.1f} s).",
+                "delays that grow, so an outage costs each client a few dozen attempts at most",
+                first.name,
+            )
         return Verdict(
             "failed",
             f"{len(looping)} clients retried in a tight loop: {first.name} made "
@@ -503,7 +529,7 @@ def _until_first_failure(module: ModuleType, seeds: list[int]) -> list[Run]:
 
 def _judge(id: str, check: Callable[[Run], Verdict], runs: list[Run]) -> Finding:
     finding = Finding(id, TITLES[id], "passed", scenarios=len(runs),
-                      hint=HINTS[id], reference=REFERENCES[id])
+                      hint=HINTS[id], reference=reference_link(id))
     if not runs:
         finding.status, finding.observed = "not reached", "no scenario for this seed"
         return finding

@@ -69,6 +69,12 @@ def describe_error(error: BaseException, path: Path | None = None) -> str:
             f"NotImplementedError{where}: this part is still a TODO. "
             "Replace the `raise NotImplementedError` with your code."
         )
+    if isinstance(error, RuntimeError) and "no running event loop" in str(error):
+        return (
+            "RuntimeError: no running event loop. Your code called asyncio directly "
+            "(asyncio.sleep, asyncio.wait_for, ...), which the virtual-time simulation "
+            "cannot run. Await only the `sleep` and `connect` functions you were given."
+        )
     frames = traceback.extract_tb(error.__traceback__)
     mine = [f for f in frames if path is not None and Path(f.filename) == path]
     where = f" at line {mine[-1].lineno}: {mine[-1].line}" if mine else ""

@@ -23,6 +23,8 @@ from rtlab.live.registry import forget, register
 
 __all__ = ["Attempt", "Fleet", "live_connector"]
 
+BLOCKED_LOOP_S = 2.0  # generous: a loaded CI machine must not trip it
+
 StayConnected = Callable[
     [Callable[[], Awaitable[Any]], Any, Callable[[float], Awaitable[None]]], Awaitable[None]
 ]
@@ -76,6 +78,7 @@ class Fleet:
         self.errors: list[BaseException] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.connections: dict[int, ClientConnection] = {}
+        self.worst_lag = 0.0  # longest the event loop was blocked while the fleet ran (s)
 
     @classmethod
     async def start(
@@ -100,7 +103,23 @@ class Fleet:
             )
             task.add_done_callback(fleet._done)
             fleet.tasks.append(task)
+        watchdog = asyncio.get_running_loop().create_task(fleet._watch_loop())
+        fleet.tasks.append(watchdog)
         return fleet
+
+    async def _watch_loop(self, every: float = 0.05) -> None:
+        """Notice learner code that blocks the loop (time.sleep, busy loops)."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(every)
+            lag = time.monotonic() - before - every
+            self.worst_lag = max(self.worst_lag, lag)
+            if lag > BLOCKED_LOOP_S:
+                self.errors.append(RuntimeError(
+                    f"the event loop was blocked for {lag:.1f} s while the fleet ran: every "
+                    "server and client in this kernel froze. Look for time.sleep() or a loop "
+                    "that never awaits in your code; use `await sleep(...)`."
+                ))
 
     async def _client(
         self, i: int, url: str, stay_connected: StayConnected, backoff: Any, delay: float

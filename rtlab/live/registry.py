@@ -13,13 +13,15 @@ class Stoppable(Protocol):
     async def stop(self) -> None: ...
 
 
-_live: dict[str, Stoppable] = {}
+# Keyed by (kind, name): a fleet and a server may share a name without clashing.
+_live: dict[tuple[str, str], Stoppable] = {}
 
 
 async def register(name: str, thing: Stoppable) -> None:
-    """Remember ``thing`` as ``name``, stopping whatever had that name before."""
-    old = _live.pop(name, None)
-    _live[name] = thing
+    """Remember ``thing`` as ``name``, stopping whatever of its kind had that name before."""
+    key = (type(thing).__name__, name)
+    old = _live.pop(key, None)
+    _live[key] = thing
     if old is not None and old is not thing:
         try:
             await old.stop()
@@ -28,8 +30,8 @@ async def register(name: str, thing: Stoppable) -> None:
 
 
 def running() -> dict[str, Stoppable]:
-    """What is registered now (a copy)."""
-    return dict(_live)
+    """What is registered now, as ``{"Kind name": thing}``."""
+    return {f"{kind} {name}": thing for (kind, name), thing in _live.items()}
 
 
 async def stop_all() -> list[BaseException]:
@@ -46,5 +48,6 @@ async def stop_all() -> list[BaseException]:
 
 def forget(name: str, thing: Stoppable) -> None:
     """Drop ``thing`` from the registry if it is still the one registered as ``name``."""
-    if _live.get(name) is thing:
-        del _live[name]
+    key = (type(thing).__name__, name)
+    if _live.get(key) is thing:
+        del _live[key]

@@ -52,6 +52,13 @@ class BlockedLoopError(RuntimeError):
     """One step of learner code ran too long without awaiting."""
 
 
+_AWAIT_ONLY_OURS = (
+    "Await only the `sleep` and `connect` functions you were given "
+    "(not asyncio.sleep or a real websockets.connect), so the same code "
+    "runs live and in virtual time."
+)
+
+
 class Request:
     """Something a coroutine yields to ask the loop to resume it later."""
 
@@ -69,7 +76,8 @@ class _Sleep(Request):
         self.delay = delay
 
     def start(self, task: SimTask) -> None:
-        task.loop.call_later(self.delay, task.step)
+        loop = task.loop
+        loop.call_at(loop.now + self.delay, task.step)
 
 
 class SimFuture(Request, Generic[T]):
@@ -102,21 +110,29 @@ class SimFuture(Request, Generic[T]):
     def _wake(self) -> None:
         if self._waiter is not None:
             waiter, self._waiter = self._waiter, None
+            # Hand the exception over and forget it: a stored exception whose
+            # traceback reaches this future is a reference cycle per refusal.
+            result, exc, self._exc = self._result, self._exc, None
             if self._loop.current is None:  # resolved by the network: resume right here
-                waiter.step(self._result, self._exc)
+                waiter.step(result, exc)
             else:  # resolved by another task: let that task finish its step first
-                self._loop.call_soon(waiter.step, self._result, self._exc)
+                self._loop.call_soon(waiter.step, result, exc)
 
     def start(self, task: SimTask) -> None:
+        self._waiter = task
         if self._done:
-            self._loop.call_soon(task.step, self._result, self._exc)
-        else:
-            self._waiter = task
+            self._waiter = None
+            result, exc, self._exc = self._result, self._exc, None
+            self._loop.call_soon(task.step, result, exc)
 
     def __await__(self) -> Generator[Request, Any, T]:
         if self._done:  # already there: no need to go round the loop
             if self._exc is not None:
-                raise self._exc
+                exc, self._exc = self._exc, None
+                try:
+                    raise exc
+                finally:
+                    exc = None  # type: ignore[assignment]  # break the frame -> exc cycle
             return self._result  # type: ignore[no-any-return]
         result: T = yield self
         return result
@@ -152,6 +168,14 @@ class SimTask:
         except BaseException as error:  # learner code may raise anything
             if isinstance(error, KeyboardInterrupt | SystemExit | SimulationAborted):
                 raise
+            if isinstance(error, RuntimeError) and str(error) == "no running event loop":
+                # asyncio.sleep(1) and friends fail before yielding anything: say why.
+                foreign = ForeignAwaitError(
+                    f"{self.name} called an asyncio function (such as asyncio.sleep) that "
+                    f"needs a running asyncio event loop. {_AWAIT_ONLY_OURS}"
+                )
+                foreign.__cause__ = error
+                error = foreign.with_traceback(error.__traceback__)
             self._finish(error=error)
             return
         finally:
@@ -176,9 +200,7 @@ class SimTask:
                 None,
                 ForeignAwaitError(
                     f"{self.name} awaited {request!r}, which the simulation cannot run. "
-                    "Await only the `sleep` and `connect` functions you were given "
-                    "(not asyncio.sleep or a real websockets.connect), so the same code "
-                    "runs live and in virtual time."
+                    + _AWAIT_ONLY_OURS
                 ),
             )
 
@@ -291,7 +313,8 @@ class SimLoop:
         self.now = max(self.now, until)
 
     def close(self) -> None:
-        """Close every unfinished coroutine (no 'never awaited' warnings)."""
+        """Close every unfinished coroutine (no 'never awaited' warnings) and let go of
+        them, so a finished scenario is freed by reference counting, not by the GC."""
         for task in self.tasks:
             if not task.done and not task.cancelled:
                 task.cancelled = True
@@ -299,5 +322,8 @@ class SimLoop:
                     task.coro.close()
                 except BaseException:  # a learner's finally: block may raise; nothing to report
                     pass
+            task.on_done.clear()
+        self.tasks.clear()
         self._heap.clear()
+        self._cancelled.clear()
         self.current = None

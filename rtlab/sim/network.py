@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
@@ -59,7 +60,7 @@ class Latency:
         return self.base + loop.rng.random() * self.jitter if self.jitter else self.base
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One connection attempt as the server saw it."""
 
@@ -99,6 +100,8 @@ class _End:
         self.received += 1
         if self.waiter is not None and not self.inbox:
             waiter, self.waiter = self.waiter, None
+            # Consumed now: count it before the reader resumes (inline) and waits again.
+            self.link.on_consumed(self)
             waiter.set_result(message)
         else:
             self.inbox.append(message)
@@ -179,7 +182,10 @@ class SimConnection:
     # -- state ------------------------------------------------------------
     @property
     def close_code(self) -> int | None:
-        return self._end.close_code if self._end.closed else None
+        """None while open; 1006 (abnormal closure) if closed without a close frame."""
+        if not self._end.closed:
+            return None
+        return 1006 if self._end.close_code is None else self._end.close_code
 
     @property
     def closed(self) -> bool:
@@ -261,13 +267,16 @@ class Link:
             return
         self._send_after_latency(sender, message)
 
-    def _send_after_latency(self, sender: _End, message: Message) -> None:
-        # TCP keeps order: never deliver before an earlier message.
+    def _delivery_time(self, sender: _End) -> float:
+        """One network delay from now, but (TCP keeps order) never before an earlier message."""
         when = max(
             self.loop.now + self.latency.sample(self.loop), self._next_delivery[sender.side]
         )
         self._next_delivery[sender.side] = when
-        self.loop.call_at(when, self._arrive, sender, message)
+        return when
+
+    def _send_after_latency(self, sender: _End, message: Message) -> None:
+        self.loop.call_at(self._delivery_time(sender), self._arrive, sender, message)
 
     def _arrive(self, sender: _End, message: Message) -> None:
         if self.stalled:
@@ -277,8 +286,6 @@ class Link:
             return
         self._touch()
         receiver.deliver(message)
-        if receiver.waiter is None and not receiver.inbox:
-            self.on_consumed(receiver)
 
     def _drain_one(self) -> None:
         if not self._slow_queue or self.client_end.closed or self.stalled:
@@ -312,7 +319,8 @@ class Link:
         end.mark_closed(code, reason)
         peer = self.other(end)
         if not self.stalled:
-            self.loop.call_later(self.latency.sample(self.loop), peer.mark_closed, code, reason)
+            # The close frame travels behind the messages sent before it.
+            self.loop.call_at(self._delivery_time(end), peer.mark_closed, code, reason)
 
     def _touch(self) -> None:
         if self.idle_timeout is None:
@@ -329,7 +337,7 @@ class Link:
             self.loop.cancel(self._idle_timer)
             self._idle_timer = None
         if end is self.server_end:
-            self.server.links.discard(self)
+            self.server.links.pop(self, None)
 
 
 Handler = Callable[[SimConnection], Coroutine[Any, Any, Any]]
@@ -363,7 +371,9 @@ class SimServer:
         self.idle_timeout = idle_timeout
         self.port = port
         self.up = True
-        self.links: set[Link] = set()
+        # A dict used as an insertion-ordered set: iterating a set of objects follows
+        # their memory addresses, and go_down() draws latencies in that order.
+        self.links: dict[Link, None] = {}
         self.attempts: list[Attempt] = []
         self.crashes: list[float] = []
         self.idle_cuts = 0
@@ -399,17 +409,20 @@ class SimServer:
             return
         self.attempts.append(Attempt(self.loop.now, client, "accepted"))
         link = Link(self.loop, self, client, self.port, self.latency, self.idle_timeout)
-        self.links.add(link)
+        self.links[link] = None
         if self.handler is not None:
             task = self.loop.spawn(
                 self.handler(SimConnection(link.server_end, link.client_end)), f"handler:{client}"
             )
-            task.on_done.append(self._handler_done)
+            task.on_done.append(partial(self._handler_done, link))
         self.loop.call_later(back, fut.set_result, SimConnection(link.client_end, link.server_end))
 
-    def _handler_done(self, task: Any) -> None:
+    def _handler_done(self, link: Link, task: Any) -> None:
+        # Like websockets: the connection closes when its handler returns (1000), or
+        # with 1011 (internal error) when the handler raised.
         if task.error is not None:
             self.handler_errors.append((self.loop.now, task.error))
+        link.close_from(link.server_end, 1000 if task.error is None else 1011, "")
 
     def _over_capacity(self) -> bool:
         if self.capacity is None:
@@ -429,6 +442,8 @@ class SimServer:
     def go_down(self, code: int | None = 1001, reason: str = "going away") -> None:
         """Stop accepting and close every connection (1001, as websockets does on shutdown)."""
         self.up = False
+        self.loop.cancel(self._up_timer)  # down until go_up(), or until restart() says
+        self._up_timer = None
         for link in list(self.links):
             if code is None:
                 link.drop(None, reason)
@@ -439,7 +454,9 @@ class SimServer:
 
     def go_up(self) -> None:
         self.up = True
-        self._up_timer = None
+        if self._up_timer is not None:  # brought up by hand before a restart was over
+            self.loop.cancel(self._up_timer)
+            self._up_timer = None
 
     def restart(self, downtime: float) -> None:
         """Close everything now, refuse connects for ``downtime`` seconds."""
@@ -454,7 +471,11 @@ class SimServer:
 
     def _schedule_up(self, downtime: float) -> None:
         self.loop.cancel(self._up_timer)
-        self._up_timer = self.loop.call_later(downtime, self.go_up)
+        self._up_timer = self.loop.call_later(downtime, self._back_up)
+
+    def _back_up(self) -> None:
+        self._up_timer = None
+        self.go_up()
 
     def link_of(self, client: str) -> Link | None:
         """The live link of ``client``, for per-connection faults."""

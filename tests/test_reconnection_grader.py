@@ -1,0 +1,124 @@
+"""The reconnection grader fails what is wrong, with the right ID, and passes what is right.
+
+Every known-bad variant in tests/known_bad/ declares the exact set of IDs it
+must fail (EXPECTED); every variant in tests/known_good/ is a correct solution
+written differently from ours and must pass.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from rtlab.grading import Report, grade_file
+from rtlab.grading.runner import load_module
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_IDS = {"missing-reconnection-logic", "reconnect-without-jitter", "websocket-thundering-herd"}
+BAD = sorted((ROOT / "tests" / "known_bad").glob("reconnection_*.py"))
+GOOD = sorted((ROOT / "tests" / "known_good").glob("reconnection_*.py"))
+
+
+@cache
+def graded(path: Path) -> Report:
+    return grade_file("reconnection", path)
+
+
+def describe(report: Report) -> str:
+    return "\n".join(f"  {f.id}: {f.status}: {f.observed}" for f in report.findings)
+
+
+def test_the_untouched_stub_fails_every_id():
+    report = graded(ROOT / "exercises" / "reconnection.py")
+    assert report.failed_ids() == ALL_IDS, (
+        f"grading the stub exercises/reconnection.py failed {sorted(report.failed_ids())}, "
+        f"expected all of {sorted(ALL_IDS)}\n{describe(report)}"
+    )
+    assert "TODO" in report.finding("missing-reconnection-logic").observed
+
+
+def test_the_reference_solution_passes_with_at_least_200_scenarios():
+    report = graded(ROOT / "solutions" / "reconnection.py")
+    assert report.passed, f"solutions/reconnection.py should pass:\n{describe(report)}"
+    assert report.scenarios >= 200, f"only {report.scenarios} scenarios were run"
+    assert {f.id for f in report.findings} == ALL_IDS
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_a_correct_solution_written_differently_passes(path: Path):
+    report = graded(path)
+    assert report.passed, f"{path.name} is correct but failed:\n{describe(report)}"
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_a_known_bad_variant_fails_exactly_its_ids(path: Path):
+    variant = load_module(path, f"expect_{path.stem}")
+    report = graded(path)
+    assert report.failed_ids() == variant.EXPECTED, (
+        f"{path.name} failed {sorted(report.failed_ids())}, expected exactly "
+        f"{sorted(variant.EXPECTED)}\n{describe(report)}"
+    )
+    message = getattr(variant, "MESSAGE", None)
+    if message:
+        observed = " ".join(f.observed for f in report.findings)
+        assert message in observed, f"expected {message!r} in the report, got:\n{observed}"
+
+
+def test_there_is_a_known_bad_variant_for_each_listed_sharp_edge():
+    names = {p.stem.removeprefix("reconnection_") for p in BAD}
+    wanted = {"immediate", "fixed_delay", "exponential_no_jitter", "jitter_no_growth",
+              "no_cap", "no_reset", "never_reconnect", "tight_loop_on_refused"}
+    assert wanted <= names, f"missing known-bad variants: {sorted(wanted - names)}"
+
+
+def test_a_failure_names_the_seed_expected_observed_a_hint_and_a_reference():
+    report = graded(ROOT / "tests" / "known_bad" / "reconnection_no_reset.py")
+    finding = report.finding("missing-reconnection-logic")
+    assert finding.seed is not None
+    assert finding.expected and finding.observed and finding.hint
+    assert finding.reference == "references/validations.md#missing-reconnection-logic"
+    assert finding.timeline, "a client timeline should be attached to the failure"
+    assert finding.figure_png, "a plot of the failing run should be attached"
+    text = str(report)
+    for part in (f"--seed {finding.seed}", "expected", "observed", "hint", "read"):
+        assert part in text, f"{part!r} missing from the text report:\n{text}"
+    html = report._repr_html_()
+    assert "<img" in html and "missing-reconnection-logic" in html
+
+
+def test_replaying_the_reported_seed_reproduces_the_same_failure():
+    first = graded(ROOT / "tests" / "known_bad" / "reconnection_no_reset.py")
+    finding = first.finding("missing-reconnection-logic")
+    again = grade_file(
+        "reconnection", ROOT / "tests" / "known_bad" / "reconnection_no_reset.py",
+        seeds=[finding.seed],
+    ).finding("missing-reconnection-logic")
+    assert (again.status, again.observed) == (finding.status, finding.observed)
+
+
+def test_a_report_survives_the_trip_through_json():
+    report = graded(ROOT / "tests" / "known_bad" / "reconnection_fixed_delay.py")
+    back = Report.from_json(report.to_json())
+    assert back == report
+    assert json.loads(report.to_json())["exercise"] == "reconnection"
+
+
+def test_a_file_that_does_not_import_gets_a_clear_error(tmp_path: Path):
+    broken = tmp_path / "reconnection.py"
+    broken.write_text("class Backoff(:\n")
+    report = grade_file("reconnection", broken)
+    assert not report.passed
+    assert report.error and "could not be imported" in report.error and "SyntaxError" in report.error
+
+
+def test_a_sync_stay_connected_is_explained(tmp_path: Path):
+    wrong = tmp_path / "reconnection.py"
+    wrong.write_text(
+        "from solutions.reconnection import Backoff\n"
+        "def stay_connected(connect, backoff, sleep):\n    return None\n"
+    )
+    report = grade_file("reconnection", wrong)
+    assert "async def" in report.finding("missing-reconnection-logic").observed
