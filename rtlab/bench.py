@@ -14,7 +14,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from rtlab import course
 from rtlab.grading.runner import grade_file, load_module
@@ -106,7 +105,8 @@ def bench_notebooks() -> None:
 def peak_memory() -> None:
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"Peak memory: this process {me:.0f} MB; largest child (pytest + kernel) {children:.0f} MB")
+    print(f"Peak memory: this process {me:.0f} MB; "
+          f"largest child (pytest + kernel) {children:.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,7 +114,7 @@ def client_timeline(
     ``"closed"``, ``"attempt"`` or ``"refused"``.
     """
     fig, ax = plt.subplots(figsize=(8, 0.9 + 0.32 * len(clients)))
-    for row, (name, events) in enumerate(clients.items()):
+    for row, events in enumerate(clients.values()):
         opened: float | None = None
         for t, kind in events:
             if kind == "open":

@@ -79,7 +79,8 @@ def test_each_reference_page_has_one_entry_per_id_and_no_other(page: str):
     duplicates = {a for a in found if found.count(a) > 1}
     assert not duplicates, f"{page}: anchors appear twice: {sorted(duplicates)}"
     assert set(found) == expected, (
-        f"{page}: missing {sorted(expected - set(found))}, unexpected {sorted(set(found) - expected)}"
+        f"{page}: missing {sorted(expected - set(found))}, "
+        f"unexpected {sorted(set(found) - expected)}"
     )
 
 

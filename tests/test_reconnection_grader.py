@@ -111,7 +111,8 @@ def test_a_file_that_does_not_import_gets_a_clear_error(tmp_path: Path):
     broken.write_text("class Backoff(:\n")
     report = grade_file("reconnection", broken)
     assert not report.passed
-    assert report.error and "could not be imported" in report.error and "SyntaxError" in report.error
+    assert report.error and "could not be imported" in report.error
+    assert "SyntaxError" in report.error
 
 
 def test_a_sync_stay_connected_is_explained(tmp_path: Path):

@@ -59,8 +59,8 @@ CELLS = [
       and keeps serving while you run the next; clients reach it over real sockets
       on `127.0.0.1`.
     - **Simulated clients by the thousand.** A seeded, virtual-time network drops,
-      delays and restarts on cue, so a thousand clients and ten minutes of outages
-      take about a second, and go the same way every time.
+      delays and restarts on cue, so hundreds of clients sitting through minutes of
+      outages take seconds of real time, and go the same way every time.
     - **Your own code, graded under real failures.** Each module ends with an
       exercise. A grader runs your code through hundreds of fault schedules and tells
       you which one it did not survive, with the seed that replays it.
@@ -175,8 +175,8 @@ CELLS = [
     | | live | simulated |
     |---|---|---|
     | where | real sockets on `127.0.0.1`, in this kernel | a model of the network, in memory |
-    | time | the wall clock | virtual: a ten-minute outage takes milliseconds |
-    | clients | a few to a thousand real connections | thousands, all seeded |
+    | time | the wall clock | virtual: minutes of outage pass in seconds or less |
+    | clients | a few to a thousand real connections | hundreds to thousands, all seeded |
     | for | watching your code work, and break | grading: hundreds of seeded fault schedules |
 
     That works because exercise code never reaches for the network or the clock on
@@ -197,7 +197,6 @@ CELLS = [
     """),
     code("live-start", """
     import asyncio
-    import sys
 
     from websockets.asyncio.client import connect
 
@@ -274,7 +273,7 @@ CELLS = [
     no_jitter = await rtlab.check(
         "reconnection", file="../tests/known_bad/reconnection_exponential_no_jitter.py"
     )
-    HTML(no_jitter._repr_html_())
+    HTML(no_jitter._repr_html_())  # the rich view; in your own cells, `no_jitter` alone shows it
     """, IGNORE_OUTPUT),
     md("check-no-jitter-verdict", """
     The faults are seeded, so the verdict is the same on every run and every machine:
@@ -316,6 +315,8 @@ CELLS = [
     A cell can run them too, with `!`:
     """),
     code("terminal-list", """
+    import sys
+
     !{sys.executable} -m rtlab list
     """, IGNORE_OUTPUT),
     md("terminal-note", """

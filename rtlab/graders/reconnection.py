@@ -33,10 +33,10 @@ from types import ModuleType
 from typing import Any
 
 from rtlab.grading.report import Finding, Report, Status
-from rtlab.syllabus import reference_link
 from rtlab.grading.runner import LearnerTimeout, describe_error, time_limit
 from rtlab.plots import arrival_histogram, client_timeline, figure_to_png_base64, peak_in_window
 from rtlab.sim import Latency, SimConnection, SimLoop, SimServer, SimTask
+from rtlab.syllabus import reference_link
 
 BASE, CAP = 0.5, 30.0
 HERD_CLIENTS = 300
@@ -54,7 +54,9 @@ RESET_BOUND = 5.0
 MIN_SPREAD = 0.10
 SCENARIO_SECONDS = 10.0
 
-MRL, RWJ, HERD = "missing-reconnection-logic", "reconnect-without-jitter", "websocket-thundering-herd"
+MRL = "missing-reconnection-logic"
+RWJ = "reconnect-without-jitter"
+HERD = "websocket-thundering-herd"
 TITLES = {
     MRL: "Clients always come back, promptly",
     RWJ: "Reconnect delays are randomised",
@@ -177,7 +179,8 @@ def _start_clients(module: ModuleType, run: Run, count: int, spread: float) -> N
                 "stay_connected(...) must be an `async def` function; calling it returned "
                 f"{coro!r} instead of a coroutine"
             )
-        trace.task = loop.spawn(coro, f"stay_connected of {trace.name}", at=loop.rng.uniform(0, spread))
+        start = loop.rng.uniform(0, spread)
+        trace.task = loop.spawn(coro, f"stay_connected of {trace.name}", at=start)
         run.traces.append(trace)
 
 

@@ -224,4 +224,5 @@ class LiveServer:
 
     def __repr__(self) -> str:
         state = "listening" if self.listening else "not listening"
-        return f"<LiveServer {self.name!r} on {self.url}, {state}, {len(self.connections)} connections>"
+        count = len(self.connections)
+        return f"<LiveServer {self.name!r} on {self.url}, {state}, {count} connections>"

@@ -34,9 +34,9 @@ __all__ = [
     "BlockedLoopError",
     "ForeignAwaitError",
     "SimFuture",
-    "SimulationAborted",
     "SimLoop",
     "SimTask",
+    "SimulationAborted",
 ]
 
 
