@@ -38,9 +38,9 @@ class Finding:
         return self.status == "passed"
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
-    """All findings of one run of one exercise's grader."""
+    """All findings of one run of one exercise's grader (``repr`` is the text view)."""
 
     exercise: str
     source: str
@@ -114,6 +114,9 @@ class Report:
             lines += ["", "Well done. Compare with the reference: python -m rtlab solution "
                       f"{self.exercise}"]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def _repr_html_(self) -> str:
         esc = html.escape

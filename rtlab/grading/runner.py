@@ -83,6 +83,9 @@ def describe_error(error: BaseException, path: Path | None = None) -> str:
 
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a learner's file afresh, as a module of its own."""
+    home = str(course.root())
+    if home not in sys.path:  # variants in tests/ build on `solutions.*`
+        sys.path.append(home)
     spec = importlib.util.spec_from_file_location(f"rtlab_learner_{name}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")

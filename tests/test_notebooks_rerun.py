@@ -1,0 +1,64 @@
+"""Every notebook runs top to bottom twice in one kernel, on one CPU, and leaves nothing behind.
+
+nbval (in `make test`) checks each notebook's stored outputs once. This test
+runs the code cells of a notebook twice in a row in the same kernel, pinned to
+one CPU like Binder, and then checks from inside the kernel that no live server
+or fleet is still registered, no asyncio task is left running, and peak memory
+stayed far below Binder's 2 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BINDER_MEMORY_MB = 2048
+
+LEFTOVERS = """
+import asyncio, json, resource
+import rtlab.live
+current = asyncio.current_task()
+pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()
+           and "rtlab" in repr(t.get_coro())]
+print(json.dumps({
+    "registered": sorted(rtlab.live.running()),
+    "tasks": [repr(t.get_coro()) for t in pending],
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def runnable(cell: nbformat.NotebookNode) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.cell_type == "code" and "skip-execution" not in tags
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_runs_twice_in_one_kernel_and_leaves_nothing_running(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if runnable(c)]
+    twice = nbformat.v4.new_notebook(metadata=nb.metadata)
+    twice.cells = [nbformat.v4.new_code_cell(c.source, metadata=c.metadata) for c in code * 2]
+    twice.cells.append(nbformat.v4.new_code_cell(LEFTOVERS))
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(affinity)})  # the kernel inherits one CPU, as on Binder
+    try:
+        NotebookClient(
+            twice, timeout=180, kernel_name="python3", allow_errors=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+    finally:
+        os.sched_setaffinity(0, affinity)
+    state = json.loads(twice.cells[-1].outputs[-1]["text"])
+    assert state["registered"] == [], f"{path.name} left live objects running: {state}"
+    assert state["tasks"] == [], f"{path.name} left asyncio tasks running: {state['tasks']}"
+    assert state["peak_mb"] < BINDER_MEMORY_MB / 2, (
+        f"{path.name} peaked at {state['peak_mb']:.0f} MB, too close to Binder's 2 GB"
+    )
