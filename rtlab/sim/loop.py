@@ -231,22 +231,31 @@ class SimLoop:
         self.rng = random.Random(seed)
         self.step_budget = step_budget
         self.events_run = 0
-        # (when, seq, callback, args): plain tuples keep the hot path fast; seq
-        # breaks ties in insertion order and is the handle for cancel().
-        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        # A heap of distinct times, and per time the callbacks due then, in order.
+        # Floats compare much faster than (time, seq) tuples, and events that fall
+        # at the same instant keep their insertion order in their bucket.
+        self._times: list[float] = []
+        self._due: dict[float, list[tuple[int, Callable[..., None], tuple[Any, ...]]]] = {}
+        self._push = heapq.heappush
         self._cancelled: set[int] = set()
         self._seq = 0
         self.tasks: list[SimTask] = []
         self.current: SimTask | None = None  # the task whose step is running
+        self.finalizers: list[Callable[[], None]] = []  # run by close(), e.g. to break cycles
 
     # -- scheduling -------------------------------------------------------
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> int:
         """Run ``callback(*args)`` at virtual time ``when``; returns a handle for cancel()."""
         if when < self.now:
             when = self.now
-        self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, callback, args))
-        return self._seq
+        self._seq = seq = self._seq + 1
+        bucket = self._due.get(when)
+        if bucket is None:
+            self._due[when] = [(seq, callback, args)]
+            self._push(self._times, when)
+        else:
+            bucket.append((seq, callback, args))
+        return seq
 
     def call_later(self, delay: float, callback: Callable[..., None], *args: Any) -> int:
         if delay != delay:  # NaN: would corrupt the heap order
@@ -295,21 +304,23 @@ class SimLoop:
                 gc.enable()
 
     def _run(self, until: float, max_events: int) -> None:
-        heap = self._heap
+        times, due = self._times, self._due
         pop = heapq.heappop
         cancelled = self._cancelled
-        while heap and heap[0][0] <= until:
-            when, seq, callback, args = pop(heap)
-            if cancelled and seq in cancelled:
-                cancelled.discard(seq)
-                continue
+        while times and times[0] <= until:
+            when = pop(times)
             self.now = when
-            self.events_run += 1
-            if self.events_run > max_events:
-                raise RuntimeError(
-                    f"simulation exceeded {max_events:,} events before t={until:g} s"
-                )
-            callback(*args)
+            # Callbacks that schedule for `when` itself open a new bucket, run next.
+            for seq, callback, args in due.pop(when):
+                if cancelled and seq in cancelled:
+                    cancelled.discard(seq)
+                    continue
+                self.events_run += 1
+                if self.events_run > max_events:
+                    raise RuntimeError(
+                        f"simulation exceeded {max_events:,} events before t={until:g} s"
+                    )
+                callback(*args)
         self.now = max(self.now, until)
 
     def close(self) -> None:
@@ -324,6 +335,10 @@ class SimLoop:
                     pass
             task.on_done.clear()
         self.tasks.clear()
-        self._heap.clear()
+        self._times.clear()
+        self._due.clear()
         self._cancelled.clear()
         self.current = None
+        for finalize in self.finalizers:
+            finalize()
+        self.finalizers.clear()

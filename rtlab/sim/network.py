@@ -374,6 +374,8 @@ class SimServer:
         # A dict used as an insertion-ordered set: iterating a set of objects follows
         # their memory addresses, and go_down() draws latencies in that order.
         self.links: dict[Link, None] = {}
+        self._every_link: list[Link] = []
+        loop.finalizers.append(self._dispose)
         self.attempts: list[Attempt] = []
         self.crashes: list[float] = []
         self.idle_cuts = 0
@@ -388,19 +390,28 @@ class SimServer:
         if client is None:
             self._next_client += 1
             client = f"client-{self._next_client}"
-        fut: SimFuture[SimConnection] = self.loop.future()
-        self.loop.call_later(self.latency.sample(self.loop), self._on_syn, client, fut)
+        loop = self.loop
+        fut: SimFuture[SimConnection] = SimFuture(loop)
+        loop.call_at(loop.now + self.latency.sample(loop), self._on_syn, client, fut)
         return fut
+
+    def _dispose(self) -> None:
+        """After the simulation: cut link <-> end cycles so memory goes back at once."""
+        for link in self._every_link:
+            link.__dict__.clear()
+        self._every_link.clear()
+        self.links.clear()
 
     def connector(self, client: str) -> Callable[[], SimFuture[SimConnection]]:
         """A zero-argument ``connect`` for one named client."""
         return lambda: self.connect(client)
 
     def _on_syn(self, client: str, fut: SimFuture[SimConnection]) -> None:
-        back = self.latency.sample(self.loop)
-        if not self.up:
-            self.attempts.append(Attempt(self.loop.now, client, "refused"))
-            self.loop.call_later(back, fut.set_exception, ConnectionRefusedError(111, "refused"))
+        loop = self.loop
+        back = self.latency.sample(loop)
+        if not self.up:  # the hot path of every storm: keep it short
+            self.attempts.append(Attempt(loop.now, client, "refused"))
+            loop.call_at(loop.now + back, fut.set_exception, ConnectionRefusedError(111, "refused"))
             return
         if self._over_capacity():
             self.attempts.append(Attempt(self.loop.now, client, "overload"))
@@ -410,6 +421,7 @@ class SimServer:
         self.attempts.append(Attempt(self.loop.now, client, "accepted"))
         link = Link(self.loop, self, client, self.port, self.latency, self.idle_timeout)
         self.links[link] = None
+        self._every_link.append(link)
         if self.handler is not None:
             task = self.loop.spawn(
                 self.handler(SimConnection(link.server_end, link.client_end)), f"handler:{client}"
