@@ -32,11 +32,17 @@ def rtlab(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_list_shows_the_exercise_as_not_started(course: Path):
+def test_list_shows_every_ready_exercise_as_not_started(course: Path):
+    from rtlab import course as course_map
+
+    ready = {m.id for m in course_map.load().modules if m.ready}
+    exercises = [ex.name for ex in course_map.load().exercises if ex.module in ready]
     result = rtlab(course, "list")
     assert result.returncode == 0, result.stderr
-    assert "reconnection" in result.stdout and "not started" in result.stdout
-    assert "0 of 1 passing" in result.stdout
+    for name in exercises:
+        line = next((x for x in result.stdout.splitlines() if f" {name} " in x), "")
+        assert "not started" in line, f"{name} should be 'not started' in:\n{result.stdout}"
+    assert f"0 of {len(exercises)} passing" in result.stdout
 
 
 def test_check_on_the_stub_fails_names_every_id_and_points_to_hints(course: Path):

@@ -348,9 +348,9 @@ CELLS = [
     **On your own.** Follow the map in order. Each module is a lesson notebook, then
     its exercise: edit the file in `exercises/`, run the check, ask for a hint when
     stuck, and read the reference solution once you pass. Your progress stays in
-    `.rtlab/` beside the course, so you can stop and pick up later, offline. Today's
-    ready path is *start here*, then *reconnection*; the planned modules arrive in map
-    order.
+    `.rtlab/` beside the course, so you can stop and pick up later, offline. Follow
+    the ready modules of the map in order (`python -m rtlab list` shows them with your
+    progress); the planned ones arrive in map order.
 
     **A 90-minute workshop**, with the modules ready today:
 
@@ -360,6 +360,9 @@ CELLS = [
     | 0:10-0:50 | Reconnection lesson: a herd knocks a server over; jitter keeps it up |
     | 0:50-1:20 | The `reconnection` exercise, until its check passes (hints on demand) |
     | 1:20-1:30 | Debrief: the reference solution and the thundering-herd entry |
+
+    With half a day, add the presence module after it (lesson 30 min, exercise 40 min):
+    blips that make users flicker, and the grace period that stops it.
 
     **A full day**, as the modules become ready: in the morning, start here,
     transports, Server-Sent Events and WebSocket basics; before lunch, reconnection

@@ -1,0 +1,203 @@
+"""The presence grader fails what is wrong, with the right ID, and passes what is right.
+
+Every known-bad variant in tests/known_bad/presence_*.py declares the exact set of
+IDs it must fail (EXPECTED); every variant in tests/known_good/presence_*.py is a
+correct tracker written differently from ours and must pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from rtlab.graders import presence as grader
+from rtlab.grading import Report, grade_file
+from rtlab.grading.runner import load_module
+from rtlab.sim.presence import TOLERANCE, graded_schedule, sessions
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_IDS = {"presence-immediate-removal", "presence-flickering"}
+BAD = sorted((ROOT / "tests" / "known_bad").glob("presence_*.py"))
+GOOD = sorted((ROOT / "tests" / "known_good").glob("presence_*.py"))
+
+
+@cache
+def graded(path: Path) -> Report:
+    return grade_file("presence", path)
+
+
+def describe(report: Report) -> str:
+    return "\n".join(f"  {f.id}: {f.status}: {f.observed}" for f in report.findings)
+
+
+def test_the_untouched_stub_fails_every_id():
+    report = graded(ROOT / "exercises" / "presence.py")
+    assert report.failed_ids() == ALL_IDS, (
+        f"grading the stub failed {sorted(report.failed_ids())}, expected all of "
+        f"{sorted(ALL_IDS)}\n{describe(report)}"
+    )
+    for finding in report.findings:
+        assert "TODO" in finding.observed
+
+
+def test_the_reference_solution_passes_with_at_least_200_scenarios():
+    report = graded(ROOT / "solutions" / "presence.py")
+    assert report.passed, f"solutions/presence.py should pass:\n{describe(report)}"
+    assert report.scenarios >= 200, f"only {report.scenarios} scenarios were run"
+    assert {f.id for f in report.findings} == ALL_IDS == set(grader.IDS)
+
+
+def test_200_scenarios_take_well_under_a_few_seconds():
+    module = load_module(ROOT / "solutions" / "presence.py", "presence_timing")
+    started = time.perf_counter()
+    report = grader.grade(module)
+    seconds = time.perf_counter() - started
+    assert report.scenarios == 200
+    assert seconds < 5, f"200 scenarios took {seconds:.2f} s (about 0.6 s when idle)"
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_a_correct_tracker_written_differently_passes(path: Path):
+    report = graded(path)
+    assert report.passed, f"{path.name} is correct but failed:\n{describe(report)}"
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
+def test_a_known_bad_variant_fails_exactly_its_ids(path: Path):
+    variant = load_module(path, f"expect_{path.stem}")
+    report = graded(path)
+    assert report.failed_ids() == variant.EXPECTED, (
+        f"{path.name} failed {sorted(report.failed_ids())}, expected exactly "
+        f"{sorted(variant.EXPECTED)}\n{describe(report)}"
+    )
+    message = getattr(variant, "MESSAGE", None)
+    if message:
+        observed = " ".join(f.observed for f in report.findings)
+        assert message in observed, f"expected {message!r} in the report, got:\n{observed}"
+
+
+def test_there_is_a_known_bad_variant_for_each_listed_sharp_edge():
+    names = {p.stem.removeprefix("presence_") for p in BAD}
+    wanted = {"immediate_removal", "timer_not_cancelled", "per_connection", "no_ttl",
+              "timer_fires_twice"}
+    assert wanted <= names, f"missing known-bad variants: {sorted(wanted - names)}"
+
+
+def test_every_schedule_has_one_right_answer():
+    """Gaps are clearly blips or clearly departures, so the truth is never ambiguous."""
+    for seed in grader.SEEDS:
+        schedule = graded_schedule(seed)
+        grace, ttl = schedule.grace, schedule.ttl
+        for user, user_sessions in sessions(schedule).items():
+            for before, after in itertools.pairwise(user_sessions):
+                assert before.end is not None
+                assert after.start > before.latest + 0.5, (seed, user)
+            for s in user_sessions:
+                ordered = sorted(s.conns, key=lambda c: c.opened)
+                for i, c in enumerate(ordered[1:], start=1):
+                    earlier = ordered[:i]
+                    if any(e.alive_until is None or e.alive_until > c.opened for e in earlier):
+                        continue  # overlaps a live connection
+                    closes = [e.ended for e in earlier if e.how == "close" and e.ended]
+                    crashes = [e.last_sign for e in earlier if e.how == "crash"]
+                    near_close = any(c.opened - t < 0.7 * grace + 1e-9 for t in closes)
+                    near_crash = any(c.opened - t < ttl for t in crashes)
+                    assert near_close or near_crash, (seed, user, c.id)
+        assert schedule.until >= max(
+            (s.latest for ss in sessions(schedule).values() for s in ss if s.end), default=0
+        ), seed
+        assert min(grace, ttl) > TOLERANCE
+
+
+def test_every_kind_of_user_appears_in_every_schedule():
+    schedule = graded_schedule(grader.SEEDS[0])
+    assert sorted(schedule.roles.values()) == sorted(
+        ["steady", "blipper", "flappy", "multitab", "handoff", "leaver", "crasher",
+         "crash_return"])
+    assert any(c.late_close for s in grader.SEEDS[:20] for c in graded_schedule(s).conns)
+
+
+def test_a_failure_names_the_seed_expected_observed_a_hint_and_a_reference():
+    report = graded(ROOT / "tests" / "known_bad" / "presence_immediate_removal.py")
+    finding = report.finding("presence-flickering")
+    assert finding.seed is not None
+    assert finding.expected and finding.observed and finding.hint
+    assert finding.reference == "references/sharp_edges.md#presence-flickering"
+    assert any("disconnect(" in row for row in finding.timeline), finding.timeline
+    assert finding.figure_png, "a presence timeline of the failing run should be attached"
+    text = str(report)
+    for part in (f"--seed {finding.seed}", "expected", "observed", "hint", "read"):
+        assert part in text, f"{part!r} missing from the text report:\n{text}"
+    html = report._repr_html_()
+    assert "<img" in html and "presence-immediate-removal" in html
+
+
+def test_replaying_the_reported_seed_reproduces_the_same_failure():
+    path = ROOT / "tests" / "known_bad" / "presence_no_ttl.py"
+    finding = graded(path).finding("presence-immediate-removal")
+    assert "ghost" in finding.observed
+    again = grade_file("presence", path, seeds=[finding.seed]).finding(
+        "presence-immediate-removal")
+    assert (again.status, again.observed) == (finding.status, finding.observed)
+
+
+def test_a_report_survives_the_trip_through_json():
+    report = graded(ROOT / "tests" / "known_bad" / "presence_per_connection.py")
+    back = Report.from_json(report.to_json())
+    assert back == report
+    assert json.loads(report.to_json())["exercise"] == "presence"
+
+
+def test_a_file_that_does_not_import_gets_a_clear_error(tmp_path: Path):
+    broken = tmp_path / "presence.py"
+    broken.write_text("class PresenceTracker(:\n")
+    report = grade_file("presence", broken)
+    assert not report.passed
+    assert report.error and "could not be imported" in report.error
+
+
+def test_events_that_are_not_pairs_are_explained(tmp_path: Path):
+    wrong = tmp_path / "presence.py"
+    wrong.write_text(
+        "from solutions.presence import PresenceTracker as Reference\n"
+        "class PresenceTracker(Reference):\n"
+        "    def connect(self, user, conn, now):\n"
+        "        return ['join ' + user] if super().connect(user, conn, now) else []\n"
+    )
+    report = grade_file("presence", wrong)
+    assert report.failed_ids() == ALL_IDS
+    assert "each event must be a pair" in report.finding("presence-flickering").observed
+
+
+def test_a_tracker_that_never_returns_is_stopped(tmp_path: Path):
+    hangs = tmp_path / "presence.py"
+    hangs.write_text(
+        "from solutions.presence import PresenceTracker as Reference\n"
+        "class PresenceTracker(Reference):\n"
+        "    def tick(self, now):\n"
+        "        while now > 30:\n"
+        "            pass\n"
+        "        return super().tick(now)\n"
+    )
+    started = time.perf_counter()
+    report = grade_file("presence", hangs)
+    assert time.perf_counter() - started < grader.SCENARIO_SECONDS + 5
+    assert report.failed_ids() == ALL_IDS
+    assert "did not finish within" in report.finding("presence-immediate-removal").observed
+
+
+def test_none_is_accepted_as_no_events():
+    module = load_module(ROOT / "solutions" / "presence.py", "presence_none")
+    original = module.PresenceTracker.disconnect
+
+    def disconnect(self, user, conn, now):  # forgot `return []`
+        original(self, user, conn, now)
+
+    module.PresenceTracker.disconnect = disconnect
+    report = grader.grade(module, seeds=grader.SEEDS[:20])
+    assert report.passed, describe(report)
