@@ -21,6 +21,11 @@ Faults a scenario can inject, as WebSocket connections suffer them in the wild:
 * ``link.stall()``: a half-open link: writes vanish, no FIN, no RST, nobody
   is told; bytes pile up in the sender's buffer;
 * ``idle_timeout``: a proxy that cuts a link after N s without traffic;
+  it sits beside the server, like a load balancer. On a stalled link it still
+  sees what the *server* sends (it forwards that into the break) and nothing
+  from the client; when it cuts a stalled link only the server learns: the
+  cut towards the client is lost in the same break, so the client stays a
+  ghost until its own heartbeat notices;
 * ``read_rate``: a slow consumer that drains at most N messages per second,
   so the server's outgoing buffer for it grows.
 """
@@ -258,7 +263,11 @@ class Link:
     def transmit(self, sender: _End, message: Message) -> None:
         self.buffered[sender.side] += 1
         if self.stalled:
-            return  # a half-open link: the bytes sit in a buffer, nothing arrives
+            # A half-open link: the bytes sit in a buffer, nothing arrives. The idle
+            # proxy beside the server still sees the server's bytes go past.
+            if sender is self.server_end:
+                self._touch()
+            return
         if sender is self.server_end and self.read_rate is not None:
             self._slow_queue.append(message)
             if not self._draining:
@@ -302,9 +311,12 @@ class Link:
 
     # -- faults -----------------------------------------------------------
     def stall(self) -> None:
-        """Half-open: from now on nothing gets through, and nobody is told."""
+        """Half-open: from now on nothing gets through, and nobody is told.
+
+        The break lies between the client and the idle proxy (if any), so the
+        proxy's timer keeps running: see :meth:`_idle_cut`.
+        """
         self.stalled = True
-        self.loop.cancel(self._idle_timer)
 
     def drop(self, code: int | None = None, reason: str = "") -> None:
         """Cut the link abruptly; each end learns after one network delay."""
@@ -330,7 +342,15 @@ class Link:
 
     def _idle_cut(self) -> None:
         self.server.idle_cuts += 1
-        self.drop(None, "idle timeout at proxy")
+        if not self.stalled:
+            self.drop(None, "idle timeout at proxy")
+        elif not self.server_end.closed:
+            # The proxy resets both of its sockets, but the client's side of the
+            # link is broken: only the server hears it. The client stays a ghost.
+            self.loop.call_later(
+                self.latency.sample(self.loop), self.server_end.mark_closed, None,
+                "idle timeout at proxy",
+            )
 
     def on_end_closed(self, end: _End) -> None:
         if self.client_end.closed and self.server_end.closed:
