@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -77,7 +78,10 @@ def arrival_histograms(
     per = f"per {bin_width * 1000:.0f} ms" if bin_width < 1 else f"per {bin_width:g} s"
     for i, (ax, (label, times)) in enumerate(zip(axes[:, 0], series.items(), strict=True)):
         shown = [t for t in times if start <= t <= end]
-        ax.hist(shown, bins=bins, color=COLOURS[i % len(COLOURS)], linewidth=0)
+        # An array, and one filled outline instead of a patch per bin: with lists of
+        # tens of thousands of times and many bins, hist() is otherwise the slow part.
+        ax.hist(np.asarray(shown, dtype=float), bins=bins, color=COLOURS[i % len(COLOURS)],
+                linewidth=0, histtype="stepfilled")
         if capacity is not None:
             ax.axhline(capacity, color="#cf222e", linestyle="--", linewidth=1)
         for name, t in (marks or {}).items():

@@ -56,7 +56,9 @@ def test_a_notebook_runs_twice_in_one_kernel_and_leaves_nothing_running(path: Pa
         ).execute()
     finally:
         os.sched_setaffinity(0, affinity)
-    state = json.loads(twice.cells[-1].outputs[-1]["text"])
+    last = twice.cells[-1].outputs
+    printed = "".join(o.get("text", "") for o in last if o.output_type == "stream")
+    state = json.loads(printed)
     assert state["registered"] == [], f"{path.name} left live objects running: {state}"
     assert state["tasks"] == [], f"{path.name} left asyncio tasks running: {state['tasks']}"
     assert state["peak_mb"] < BINDER_MEMORY_MB / 2, (

@@ -291,6 +291,7 @@ class Verdict:
     observed: str = ""
     expected: str = ""
     client: str | None = None
+    crashed: bool = False  # the code raised or hung: a traceback says more than a plot
 
 
 PASS = Verdict("passed")
@@ -299,7 +300,8 @@ PASS = Verdict("passed")
 def _crashed(run: Run) -> Verdict | None:
     """A scenario whose code raised or hung fails every check it feeds."""
     if run.error is not None:
-        return Verdict("failed", f"The scenario stopped: {run.error}", "the code runs")
+        return Verdict("failed", f"The scenario stopped: {run.error}", "the code runs",
+                       crashed=True)
     errors = run.client_errors()
     if errors:
         trace, error = errors[0]
@@ -310,6 +312,7 @@ def _crashed(run: Run) -> Verdict | None:
             f"{trace.name}: stay_connected raised at t={when:.1f} s: {describe_error(error)}",
             "stay_connected keeps running (it never raises or returns)",
             trace.name,
+            crashed=True,
         )
     return None
 
@@ -467,6 +470,8 @@ def _text_timeline(trace: ClientTrace, around: float | None = None, rows: int = 
 def _illustrate(id: str, run: Run, verdict: Verdict) -> tuple[list[str], str | None]:
     """Timeline lines and a PNG for the failing run."""
     trace = next((t for t in run.traces if t.name == verdict.client), None)
+    if verdict.crashed:
+        return (_text_timeline(trace) if trace else []), None
     if id == MRL or (trace is not None and id != RWJ):
         if trace is None:
             return [], None

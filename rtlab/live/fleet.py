@@ -32,7 +32,7 @@ StayConnected = Callable[
 
 @dataclass(frozen=True)
 class Attempt:
-    time: float  # seconds since the fleet started
+    time: float  # seconds since the fleet started, when the attempt began
     client: int
     outcome: str  # "open", "refused"
 
@@ -125,21 +125,23 @@ class Fleet:
         self, i: int, url: str, stay_connected: StayConnected, backoff: Any, delay: float
     ) -> None:
         await asyncio.sleep(delay)
-        record = self._recorder(i)
-        inner = live_connector(url, on_attempt=record)
+        inner = live_connector(url)
 
         async def connect_and_track() -> ClientConnection:
-            conn = await inner()
+            # An attempt is dated when the client knocks, not when the handshake ends:
+            # under load a handshake can take a few hundred ms, which would smear a
+            # herd that arrived together across the arrival histogram.
+            started = self.elapsed()
+            try:
+                conn = await inner()
+            except OSError:
+                self.attempts.append(Attempt(started, i, "refused"))
+                raise
+            self.attempts.append(Attempt(started, i, "open"))
             self.connections[i] = conn
             return conn
 
         await stay_connected(connect_and_track, backoff, asyncio.sleep)
-
-    def _recorder(self, i: int) -> Callable[[str], None]:
-        def record(outcome: str) -> None:
-            self.attempts.append(Attempt(self.elapsed(), i, outcome))
-
-        return record
 
     def _done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

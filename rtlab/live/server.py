@@ -101,8 +101,11 @@ class LiveServer:
         return server
 
     async def _listen(self) -> None:
+        # asyncio's default backlog (100) makes a few hundred clients connecting at
+        # once wait for 1 s TCP SYN retries; a demo herd should meet the server itself.
+        options = {"backlog": 1024, **self.serve_options}
         self._server = await serve(
-            self._handle, LOOPBACK, self.port, process_request=self._admit, **self.serve_options
+            self._handle, LOOPBACK, self.port, process_request=self._admit, **options
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
