@@ -15,30 +15,14 @@ output exactly.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _notebook import Lesson
 
-HERE = Path(__file__).resolve().parent
-NOTEBOOKS = HERE.parent
-NOTEBOOK = NOTEBOOKS / "05-connection-health.ipynb"
 IGNORE = ["nbval-ignore-output"]
 
-cells: list[nbformat.NotebookNode] = []
-
-
-def md(source: str) -> None:
-    cells.append(new_markdown_cell(source.strip("\n")))
-
-
-def code(source: str, tags: list[str] | None = None) -> None:
-    cell = new_code_cell(source.strip("\n"))
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    cells.append(cell)
+lesson = Lesson("05-connection-health.ipynb", "connection-health", __doc__.splitlines()[0])
+md, code = lesson.md, lesson.code
 
 
 # ---------------------------------------------------------------------------------
@@ -966,50 +950,6 @@ print("nothing left running")
 """)
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not churn the diff
-        cell["id"] = f"connection-health-{i:02d}"
-    nbformat.validate(nb)
-    return nb
-
-
-def execute(nb: nbformat.NotebookNode) -> None:
-    from nbclient import NotebookClient
-
-    NotebookClient(
-        nb, kernel_name="python3", timeout=120, record_timing=False,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    ).execute()
-    nb.metadata["language_info"] = {"name": "python"}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--execute", action="store_true", help="run it and store outputs")
-    args = parser.parse_args(argv)
-    nb = build()
-    if args.execute:
-        execute(nb)
-    elif NOTEBOOK.exists():  # keep outputs of unchanged cells
-        old = nbformat.read(NOTEBOOK, as_version=4)
-        stored = {(c.cell_type, c.source): c for c in old.cells}
-        for cell in nb.cells:
-            previous = stored.get((cell.cell_type, cell.source))
-            if cell.cell_type == "code" and previous is not None:
-                cell.outputs = previous.outputs
-                cell.execution_count = previous.get("execution_count")
-    nbformat.write(nb, NOTEBOOK)
-    print(f"wrote {NOTEBOOK.relative_to(NOTEBOOKS.parent)}"
-          f"{' (executed)' if args.execute else ''}", file=sys.stderr)
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lesson.main())
