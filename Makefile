@@ -84,7 +84,7 @@ system-deps:
 
 lint: setup
 	@echo "==> ruff check"
-	@$(PY) -m ruff check .
+	@$(PY) -m ruff check . notebooks/_build  # ruff skips folders named _build unless named
 	@echo "==> mypy (strict, settings in pyproject.toml)"
 	@$(PY) -m mypy
 
