@@ -22,6 +22,7 @@ import pytest
 from rtlab import course
 from rtlab.grading import Report, grade_file
 from rtlab.grading.runner import load_module
+from rtlab.syllabus import reference_link
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = {m.id for m in course.load().modules if m.ready}
@@ -100,3 +101,32 @@ def test_a_known_bad_variant_fails_exactly_its_ids(exercise: course.Exercise, pa
     if message:
         observed = " ".join(f.observed for f in report.findings)
         assert message in observed, f"expected {message!r} in the report, got:\n{observed}"
+
+
+@pytest.mark.parametrize(("exercise", "path"), variants("known_bad"), ids=label)
+def test_a_failure_says_where_what_and_why_and_replays_from_its_seed(
+    exercise: course.Exercise, path: Path
+):
+    report = graded(exercise.name, path)
+    failed = [f for f in report.findings if f.status == "failed"]
+    for finding in failed:
+        assert finding.seed is not None and finding.expected and finding.observed, finding
+        assert finding.hint and finding.reference == reference_link(finding.id), finding
+    first = failed[0]
+    again = grade_file(exercise.name, path, seeds=[first.seed]).finding(first.id)
+    assert (again.status, again.observed) == (first.status, first.observed), (
+        f"replaying seed {first.seed} of {path.name} gave a different verdict"
+    )
+    assert Report.from_json(report.to_json()) == report, "the report must survive JSON"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=label)
+def test_a_file_that_does_not_import_gets_a_clear_error(
+    exercise: course.Exercise, tmp_path: Path
+):
+    broken = tmp_path / exercise.file
+    broken.write_text("class Broken(:\n")
+    report = grade_file(exercise.name, broken)
+    assert not report.passed
+    assert report.error and "could not be imported" in report.error
+    assert "SyntaxError" in report.error
