@@ -219,23 +219,6 @@ def herd_scenario(module: ModuleType, seed: int, clients: int = HERD_CLIENTS) ->
     return _execute(module, run, clients, spread=5.0)
 
 
-def storm_scenario(
-    module: ModuleType, seed: int, clients: int = 10_000, downtime: float = 5.0,
-    capacity: tuple[int, float] | None = None,
-) -> Run:
-    """A reconnect storm: ``clients`` connected, one restart, until everyone is back."""
-    loop = SimLoop(seed)
-    server = SimServer(loop, latency=Latency(0.02, 0.03), capacity=capacity)
-    restart_at = 10.0
-    loop.call_at(restart_at, server.restart, downtime)
-    run = Run(
-        seed, loop, server, [], restart_at + downtime + RECOVERY_BOUND,
-        marks={"restart": restart_at, "back up": restart_at + downtime},
-        recoveries=[(restart_at + downtime, RECOVERY_BOUND)], blips=[],
-    )
-    return _execute(module, run, clients, spread=5.0)
-
-
 def client_scenario(module: ModuleType, seed: int) -> Run:
     """A few clients through a restart, a long outage, drops and a quick restart."""
     loop = SimLoop(seed)

@@ -38,7 +38,7 @@ class Attempt:
 
 
 def live_connector(
-    url: str, *, on_attempt: Callable[[str], None] | None = None, open_timeout: float = 5.0
+    url: str, *, open_timeout: float = 5.0
 ) -> Callable[[], Awaitable[ClientConnection]]:
     """A zero-argument ``connect`` for learner code, backed by the real websockets client.
 
@@ -53,15 +53,7 @@ def live_connector(
                 url, open_timeout=open_timeout, proxy=None, ping_interval=None, close_timeout=1
             )
         except InvalidHandshake as error:
-            if on_attempt:
-                on_attempt("refused")
             raise ConnectionRefusedError(f"handshake failed: {error}") from error
-        except OSError:
-            if on_attempt:
-                on_attempt("refused")
-            raise
-        if on_attempt:
-            on_attempt("open")
         return conn
 
     return connect_once
