@@ -1,6 +1,7 @@
 """Every ID of the skill's references: the course's syllabus.
 
-The IDs (and severities) come from ``shared/seed/reference-digest.md``;
+The IDs (and severities) come from ``shared/seed/reference-digest.md``, plus a
+few course checks of our own (``COURSE_CHECKS``);
 patterns and anti-patterns, which the digest names, get slugs of their names.
 ``references/*.md`` has one entry per ID, ``course.toml`` says which module
 teaches it, and the tests keep the three in agreement.
@@ -56,9 +57,17 @@ ANTI_PATTERNS: dict[str, str] = {
     "websocket-for-everything": "WebSocket for Everything",
 }
 
+# The course's own checks: properties its graders guard that no ID of the digest
+# names. They sit beside the validations (same page, same form) but apart from
+# them, so the syllabus still matches the digest exactly.
+COURSE_CHECKS: dict[str, str] = {
+    "websocket-message-limits": "warning",
+    "awareness-ghost": "warning",
+}
+
 # Which reference page holds each kind of entry.
 PAGES: dict[str, dict[str, str]] = {
-    "references/validations.md": VALIDATIONS,
+    "references/validations.md": {**VALIDATIONS, **COURSE_CHECKS},
     "references/sharp_edges.md": SHARP_EDGES,
     "references/patterns.md": {**PATTERNS, **ANTI_PATTERNS},
 }

@@ -25,7 +25,7 @@ from rtlab import course, syllabus
 ROOT = Path(__file__).resolve().parent.parent
 DIGEST = ROOT.parent / "shared" / "seed" / "reference-digest.md"
 ALL_IDS = {**syllabus.VALIDATIONS, **syllabus.SHARP_EDGES, **syllabus.PATTERNS,
-           **syllabus.ANTI_PATTERNS}
+           **syllabus.ANTI_PATTERNS, **syllabus.COURSE_CHECKS}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -69,6 +69,12 @@ def test_the_syllabus_matches_the_digest():
 def test_the_digest_counts_are_kept():
     assert (len(syllabus.PATTERNS), len(syllabus.ANTI_PATTERNS), len(syllabus.SHARP_EDGES),
             len(syllabus.VALIDATIONS)) == (5, 6, 11, 14)
+
+
+def test_course_checks_are_not_digest_ids():
+    digest_ids = {**syllabus.VALIDATIONS, **syllabus.SHARP_EDGES, **syllabus.PATTERNS,
+                  **syllabus.ANTI_PATTERNS}
+    assert not set(syllabus.COURSE_CHECKS) & set(digest_ids)
 
 
 @pytest.mark.parametrize("page", sorted(syllabus.PAGES))
