@@ -299,8 +299,9 @@ class _ServerThread:
     async def stop(self) -> None:
         if self.loop is not None and not self._done.done():
             self.loop.call_soon_threadsafe(self._request_stop)
-        if self.thread.is_alive() or self.thread.ident is not None:
+        if self.thread.ident is not None:
             await asyncio.wrap_future(self._done)
+            self.thread.join(1.0)  # its last statement has run: this returns at once
 
     @property
     def url(self) -> str:
