@@ -1,0 +1,46 @@
+"""Bytes on the wire of WebSocket frames (RFC 6455, section 5.2), without sending any.
+
+A frame is a header, then the payload. The header is 2 bytes (FIN, opcode,
+MASK bit, 7-bit length) when the payload is under 126 bytes; a 16-bit extended
+length makes it 4 bytes up to 65,535; a 64-bit one makes it 10 bytes above.
+Frames from a client are masked: 4 more bytes of masking key. The lesson of
+``notebooks/03-websocket-basics.ipynb`` checks these numbers against bytes
+captured on a real socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+__all__ = ["MASK_BYTES", "frame_size", "frames_size", "header_size", "message_bytes"]
+
+MASK_BYTES = 4
+Side = Literal["client", "server"]
+
+
+def header_size(payload_length: int, side: Side = "server") -> int:
+    """Header bytes of one frame carrying ``payload_length`` bytes, sent by ``side``."""
+    if payload_length < 126:
+        length_field = 0
+    elif payload_length < 1 << 16:
+        length_field = 2
+    else:
+        length_field = 8
+    return 2 + length_field + (MASK_BYTES if side == "client" else 0)
+
+
+def message_bytes(message: str | bytes) -> int:
+    """Payload bytes of a message: a text message counts its UTF-8 bytes."""
+    return len(message.encode("utf-8")) if isinstance(message, str) else len(message)
+
+
+def frame_size(message: str | bytes, side: Side = "server") -> int:
+    """Bytes on the wire of ``message`` sent in one frame by ``side``, header included."""
+    length = message_bytes(message)
+    return header_size(length, side) + length
+
+
+def frames_size(messages: Iterable[str | bytes], side: Side = "server") -> int:
+    """Bytes on the wire of several messages, one frame each."""
+    return sum(frame_size(m, side) for m in messages)
