@@ -1,0 +1,14 @@
+"""Collaboration (module 09): Yjs sync over real WebSockets, with pycrdt.
+
+- :mod:`rtlab.collab.protocol`: the y-protocols wire format, built and parsed strictly;
+- :class:`SyncServer`: a y-websocket compatible server in the kernel, running any
+  room logic (the exercise's ``Room``), with persistence and bounded fan-out;
+- :class:`SyncClient`: a Python client (pycrdt ``Doc``) that reconnects, can have its
+  link cut for a demo, keeps editing offline and shares awareness;
+- :mod:`rtlab.collab.traces`: real editing traces for tests and the benchmark.
+"""
+
+from rtlab.collab.client import SyncClient
+from rtlab.collab.server import SyncServer
+
+__all__ = ["SyncClient", "SyncServer"]
