@@ -21,6 +21,7 @@ __all__ = [
     "client_timeline",
     "figure_to_png_base64",
     "peak_in_window",
+    "sequence_chart",
 ]
 
 COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a"]
@@ -139,6 +140,39 @@ def client_timeline(
     ax.invert_yaxis()
     ax.set_xlabel("time (s)   green: connected   red tick: refused attempt")
     ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def sequence_chart(
+    lanes: Sequence[str],
+    messages: Sequence[tuple[str, str, str]],
+    *,
+    title: str = "",
+) -> Figure:
+    """A message sequence chart: one vertical line per lane, one arrow per message.
+
+    ``messages`` are ``(sender, receiver, label)`` in the order they happened,
+    drawn top to bottom; the label sits on its arrow.
+    """
+    x = {lane: i for i, lane in enumerate(lanes)}
+    fig, ax = plt.subplots(figsize=(8.5, 0.9 + 0.34 * len(messages)))
+    bottom = len(messages) + 0.2
+    for lane, i in x.items():
+        ax.plot([i, i], [-0.6, bottom], color="#8c959f", linewidth=1, zorder=1)
+        ax.text(i, -0.75, lane, ha="center", va="bottom", fontsize=9, fontweight="bold")
+    for row, (sender, receiver, label) in enumerate(messages):
+        start, end = x[sender], x[receiver]
+        colour = COLOURS[start % len(COLOURS)]  # one colour per sender
+        ax.annotate("", xy=(end, row + 0.5), xytext=(start, row + 0.5),
+                    arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.2})
+        ax.text((start + end) / 2, row + 0.4, label, ha="center", va="bottom", fontsize=7.5,
+                color="#24292f")
+    ax.set_xlim(-0.5, len(lanes) - 0.5)
+    ax.set_ylim(bottom, -1.0)
+    ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()

@@ -149,3 +149,33 @@ def test_restarting_a_server_of_the_same_name_replaces_it():
         assert "LWWServer t-lww-again" not in running()
 
     run(scenario())
+
+
+def test_the_lost_updates_plot_marks_every_edit_kept_or_lost():
+    from rtlab.collab.lww import LWWRun
+
+    run_ = LWWRun(made=[(0.1, "ada", "ada-1"), (0.2, "bo", "bo-1"), (0.3, "ada", "ada-2")],
+                  final=["ada-1", "ada-2"], copies={"ada": ["ada-1", "ada-2"],
+                                                    "bo": ["ada-1", "ada-2"]},
+                  writes=3, bytes_in=0, bytes_out=0, latency=0.025)
+    assert run_.lost == ["bo-1"] and run_.converged
+    ax = run_.plot().axes[0]
+    marks = [collection.get_offsets() for collection in ax.collections]
+    assert sum(len(m) for m in marks) == 3
+    assert "1 of 3 edits lost" in ax.get_title(loc="left")
+
+
+def test_the_sequence_chart_draws_one_arrow_per_message():
+    import matplotlib.pyplot as plt
+
+    from rtlab.plots import sequence_chart
+
+    fig = sequence_chart(["ada", "server", "bo"], [("ada", "server", "step 1"),
+                                                   ("server", "bo", "update")])
+    ax = fig.axes[0]
+    labels = [text.get_text() for text in ax.texts]
+    assert labels[:3] == ["ada", "server", "bo"] and {"step 1", "update"} <= set(labels)
+    from matplotlib.text import Annotation
+
+    assert sum(isinstance(text, Annotation) for text in ax.texts) == 2  # the arrows
+    plt.close(fig)
