@@ -62,11 +62,14 @@ __all__ = [
     "EventLogLike",
     "Received",
     "RequestRecord",
+    "ResumeRun",
     "SSEClient",
     "SSEClients",
     "SSEServer",
+    "failing_endpoint",
     "lost_and_duplicated",
     "requests_per_second",
+    "resume_demo",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -585,3 +588,117 @@ class SSEClients:
         events = sum(len(c.received) for c in self.clients)
         return f"<SSEClients {self.name!r}: {len(self.clients)} clients, {events} events>"
 
+
+
+# -- lesson runs --------------------------------------------------------------------------
+
+
+@dataclass
+class ResumeRun:
+    """What ``count`` clients saw of ``published`` across one cut of every stream."""
+
+    label: str
+    published: list[tuple[float, str]]  # (time since the run started, data)
+    cut_at: float
+    clients: list[SSEClient]
+
+    def lost_and_duplicated(self) -> list[tuple[int, int]]:
+        """Per client: events (by data) never received, and repeats."""
+        sent = [data for _, data in self.published]
+        return [lost_and_duplicated([r.data for r in c.received if r.event == "message"], sent)
+                for c in self.clients]
+
+    def resyncs(self) -> int:
+        return sum(1 for c in self.clients for r in c.received if r.event == "resync")
+
+    def replay_latencies(self) -> list[float]:
+        """Per resumed client: seconds from its reconnect request to the first replayed event."""
+        latencies = []
+        for client in self.clients:
+            again = [a for a in client.attempts if a.last_event_id is not None]
+            if not again:
+                continue
+            after = [r.t for r in client.received if r.t >= again[0].t]
+            if after:
+                latencies.append(after[0] - again[0].t)
+        return latencies
+
+    def summary(self) -> str:
+        counts = self.lost_and_duplicated()
+        lost = sum(n for n, _ in counts)
+        repeated = sum(n for _, n in counts)
+        return (f"{self.label}: {len(self.clients)} clients x {len(self.published)} events, "
+                f"lost {lost}, duplicated {repeated}, resync events {self.resyncs()}")
+
+
+async def resume_demo(
+    log: EventLogLike,
+    label: str,
+    *,
+    clients: int = 20,
+    events: int = 100,
+    every: float = 0.01,
+    cut_after: int = 40,
+    time_scale: float = 0.05,
+) -> ResumeRun:
+    """Publish ``events`` to ``clients`` readers, cutting every stream after ``cut_after``.
+
+    Clients reconnect on their own (after the announced ``retry:`` times
+    ``time_scale``) while publishing goes on; the run ends once every client is
+    back and has had time to catch up. Stops what it starts.
+    """
+    server = await SSEServer.start("resume-demo", log)
+    group = await SSEClients.start(server.url, clients, time_scale=time_scale,
+                                   name="resume-demo")
+    try:
+        await group.wait_for(lambda: len(server.streams) == clients)
+        t0, published, cut_at = server.elapsed(), [], 0.0
+        for i in range(events):
+            if i == cut_after:
+                cut_at = server.elapsed() - t0
+                server.cut()
+            data = f"update {i}"
+            server.publish(data)
+            published.append((server.elapsed() - t0, data))
+            await asyncio.sleep(every)
+        await group.wait_for(lambda: len(server.streams) == clients)
+        await asyncio.sleep(0.1)  # the last events are on their way
+        for client in group.clients:  # one time axis: the run's
+            shift = client.t0 - (server.t0 + t0)
+            client.received = [Received(r.t + shift, r.id, r.event, r.data)
+                               for r in client.received]
+            client.attempts = [Attempt(a.t + shift, a.last_event_id, a.status)
+                               for a in client.attempts]
+    finally:
+        await group.stop()
+        await server.stop()
+    return ResumeRun(label, published, cut_at, group.clients)
+
+
+async def failing_endpoint(
+    count: int, seconds: float, status: int = 503, **client_options: Any
+) -> list[float]:
+    """Start ``count`` clients against an endpoint that answers ``status`` for ``seconds``.
+
+    Returns the time of every request the server received (seconds from the
+    start). ``client_options`` go to :meth:`SSEClients.start` (``policy``,
+    ``default_retry_ms``...). Stops what it starts.
+    """
+
+    class Unused:  # the endpoint fails before it ever reaches its log
+        def publish(self, data: str, event: str | None = None) -> str:
+            raise RuntimeError("not used")
+
+        def open(self, last_event_id: str | None) -> str:
+            raise RuntimeError("not used")
+
+    server = await SSEServer.start("failing-endpoint", Unused())
+    server.fail(status)
+    t0 = server.elapsed()
+    group = await SSEClients.start(server.url, count, name="failing-endpoint", **client_options)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await group.stop()
+        await server.stop()
+    return [t - t0 for t in server.request_times(since=t0) if t - t0 <= seconds]
