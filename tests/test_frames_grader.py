@@ -82,7 +82,7 @@ def test_every_graded_mix_has_good_and_bad_connections_and_exact_limits():
         assert any(s.bad_at is None for s in scripts) and any(s.bad_at is not None for s in scripts)
         assert sorted(order) == sorted(i for i, s in enumerate(scripts) for _ in s.frames)
         for script in scripts:
-            for meta, payload in script.uploads:
+            for _meta, payload in script.uploads:
                 exact_payload += len(payload) == limit
             good = script.frames[: script.bad_at]
             exact_text += sum(isinstance(f, str) and grader.utf8_len(f) == limit for f in good)

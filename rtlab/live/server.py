@@ -61,11 +61,15 @@ class LiveServer:
         self.capacity = capacity
         self.crash_downtime = crash_downtime
         self.max_connections = max_connections
+        # A caller's own handshake check (origin, token...), asked after ours: a
+        # Response it returns is sent instead of upgrading. Synchronous only.
+        self.process_request: Callable[[ServerConnection, Request], Response | None] | None = (
+            serve_options.pop("process_request", None))
         self.serve_options = serve_options
         self.port = 0
         self.t0 = time.monotonic()
         self.arrivals: list[float] = []  # seconds since start, per accepted handshake
-        self.rejected: list[float] = []  # handshakes turned away (over max_connections)
+        self.rejected: list[float] = []  # handshakes turned away (max_connections, process_request)
         self.crashes: list[float] = []
         self.errors: list[BaseException] = []
         self.connections: set[ServerConnection] = set()
@@ -89,7 +93,9 @@ class LiveServer:
         """Start serving on ``127.0.0.1`` (a free port), replacing any server of that name.
 
         ``serve_options`` go to ``websockets.asyncio.server.serve`` (e.g.
-        ``ping_interval``, ``max_size``); ``host`` is always loopback.
+        ``ping_interval``, ``max_size``, ``origins``); ``host`` is always loopback.
+        A ``process_request(conn, request)`` function runs after the server's own
+        admission checks; the response it returns (e.g. 401) refuses the handshake.
         """
         serve_options.pop("host", None)
         server = cls(
@@ -187,6 +193,11 @@ class LiveServer:
                 self._crash()
                 conn.transport.abort()
                 return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "overloaded\n")
+        if self.process_request is not None:
+            response = self.process_request(conn, request)
+            if response is not None:
+                self.rejected.append(now)
+                return response
         self.arrivals.append(now)
         return None
 
