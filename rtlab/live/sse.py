@@ -539,7 +539,7 @@ class SSEClients:
         # One pool for all: no per-host limit (each stream holds its connection), and
         # no proxy from the environment (loopback traffic must stay on loopback).
         group.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, force_close=True),
+            connector=aiohttp.TCPConnector(limit=0),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
             trust_env=False,
         )
