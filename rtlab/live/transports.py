@@ -58,6 +58,7 @@ import aiohttp
 import matplotlib.pyplot as plt
 from aiohttp import web
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -811,24 +812,31 @@ def plot_costs(measurements: Sequence[Measurement], *, x: str = "rate",
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     points = sorted(measurements, key=lambda m: float(getattr(m.setup, x)))
     xs = [float(getattr(m.setup, x)) for m in points]
+    styles = {"polling": "o-", "long-polling": "o-", "sse": "o-", "websocket": "s--"}
     for t in points[0].stats:
-        left.plot(xs, [m[t].requests_per_event for m in points], "o-", color=COLOURS[t],
+        left.plot(xs, [m[t].requests_per_event for m in points], styles[t], color=COLOURS[t],
                   label=t)
-        right.plot(xs, [m[t].bytes_per_event for m in points], "o-", color=COLOURS[t],
+        right.plot(xs, [m[t].bytes_per_event for m in points], styles[t], color=COLOURS[t],
                    label=t)
-    right.plot(xs, [m[TRANSPORTS[-1] if TRANSPORTS[-1] in m.stats else next(iter(m.stats))]
-                    .payload_per_event for m in points],
-               ":", color="#57606a", label="the payload itself")
+    right.plot(xs, [statistics.fmean(s.payload_per_event for s in m.stats.values())
+                    for m in points], ":", color="#57606a", label="the payload itself")
     xlabel = "update rate (events per second)" if x == "rate" else "clients per transport"
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
     for ax, ylabel in ((left, "HTTP requests per delivered event"),
                        (right, "bytes on the wire per delivered event")):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(xs)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.25)
         ax.spines[["top", "right"]].set_visible(False)
-    right.legend(fontsize=8, frameon=False)
+    left.legend(fontsize=8, frameon=False)
+    right.legend(handles=right.lines[-1:], fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     fig.tight_layout()
