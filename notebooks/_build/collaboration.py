@@ -588,6 +588,36 @@ _ = await clients["ada"].wait_for(lambda: len(ada_ed.people()) == 3)
 """)
 
 md(r"""
+The same room speaks to JavaScript: Yjs in Node.js (`yjs` 13 with y-websocket's
+`WebsocketProvider`, the client a web page would use) joins the editors' room as a
+fourth participant, appears in everyone's header, types a line and leaves. Node.js
+and the npm packages come with the course setup (`make setup`); without them the
+cell says what is missing.
+""")
+
+code(r"""
+from rtlab.collab.node import NodeClient, missing
+
+reason = missing()
+if reason:
+    print("No JavaScript client here:", reason)
+else:
+    node = await NodeClient.start(server.url, "editor", client_id=14, user="yjs in node")
+    try:
+        await node.wait_for(lambda state: state["synced"])
+        await clients["ada"].wait_for(lambda: len(ada_ed.people()) == 4)
+        print("ada sees:", ", ".join(name for name, _ in ada_ed.people()))
+        end = len((await node.state())["text"])
+        await node.call("insert", index=end, text="3. interop (typed in JavaScript)\n")
+        print(repr(await converged()))
+    finally:
+        await node.stop()
+    await clients["ada"].wait_for(lambda: len(ada_ed.people()) == 3)
+    print("the Node.js client left; ada sees:", ", ".join(n for n, _ in ada_ed.people()))
+    assert ada_ed.area.value.endswith("3. interop (typed in JavaScript)\n")
+""", IGNORE)
+
+md(r"""
 Each keystroke became one small splice on the shared text (`text_splice` compares
 the old and new value of the text area and keeps the common prefix and suffix), not a
 new copy of the document: otherwise the widget would be last-write-wins again.
