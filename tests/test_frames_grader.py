@@ -151,3 +151,31 @@ def test_a_file_without_the_names_gets_a_clear_error(tmp_path: Path):
     path.write_text("def encode_upload(meta, payload):\n    return []\n")
     report = grader.grade(load_module(path, "frames_missing"))
     assert report.error and "no Receiver" in report.error
+
+
+def test_the_live_scenarios_run_on_real_sockets_and_replay_alone_from_their_seeds():
+    solution = load_module(ROOT / "solutions" / "frames.py", "frames_live_replay")
+    report = grader.grade(solution, seeds=[grader.LIVE_BJ_SEED, grader.LIVE_ML_SEED])
+    assert report.passed and report.scenarios == 2, str(report)
+    wrong_code = load_module(ROOT / "tests" / "known_bad" / "frames_close_1000_on_malformed.py",
+                             "frames_live_wrong_code")
+    finding = grader.grade(wrong_code, seeds=[grader.LIVE_ML_SEED]).finding(grader.ML)
+    assert finding.status == "failed" and "Live, on a real server" in finding.observed
+    assert "1000 (Normal Closure)" in finding.observed, finding.observed
+    assert any(line.startswith("good") for line in finding.timeline), finding.timeline
+    base64_sender = load_module(ROOT / "tests" / "known_bad" / "frames_base64_in_json.py",
+                                "frames_live_base64")
+    finding = grader.grade(base64_sender, seeds=[grader.LIVE_BJ_SEED]).finding(grader.BJ)
+    assert finding.status == "failed" and "counting proxy" in finding.observed, finding.observed
+
+
+def test_inside_a_running_event_loop_the_live_scenarios_are_skipped_not_failed():
+    import asyncio
+
+    solution = load_module(ROOT / "solutions" / "frames.py", "frames_in_loop")
+
+    async def in_a_cell():
+        return grader.grade(solution, seeds=[grader.LIVE_ML_SEED, 2000])
+
+    report = asyncio.run(in_a_cell())
+    assert report.finding(grader.ML).passed and report.finding(grader.ML).scenarios == 1

@@ -696,7 +696,8 @@ Open [exercises/frames.py](../exercises/frames.py) and write `encode_upload` and
 with `await rtlab.check("frames")`, or in a terminal with
 `python -m rtlab check frames`; `python -m rtlab hint frames` gives hints one at a time.
 
-The grader runs 240 seeded scenarios in about half a second: for
+The grader runs 240 seeded scenarios in simulation, in about half a second, then one
+per check on real sockets, the way the cell below runs your code: for
 `websocket-binary-json`, your frames are measured on the wire (at most 1.05 x the
 payload for 16 KiB and more; base64 is 1.33 x) and your receiver must deliver uploads
 written in several legal JSON styles exactly; for `websocket-message-limits`, 3-6

@@ -7,7 +7,7 @@ one ``Receiver`` per simulated connection, exactly as the live server in
 of real frames (``rtlab.wire``: 2, 4 or 10 header bytes, plus a 4-byte mask
 from a client).
 
-``websocket-binary-json`` (100 scenarios, seeds 1000-1099)
+``websocket-binary-json`` (100 simulated scenarios, seeds 1000-1099)
     1-3 connections one after the other, 1-4 uploads each, ``max_size`` 4 KiB,
     100 kB or 1 MiB, payloads of seeded random bytes from 0 bytes to
     ``max_size`` - 1 (every header size: < 126, < 65,536 and above), metadata
@@ -19,7 +19,7 @@ from a client).
     * Receiving: announcements written in several legal ways (compact or
       spaced, ASCII-escaped or raw UTF-8, keys in either order, an extra key)
       must be delivered exactly, once, when the payload arrives.
-``websocket-message-limits`` (140 scenarios, seeds 2000-2139)
+``websocket-message-limits`` (140 simulated scenarios, seeds 2000-2139)
     3-6 connections interleaved frame by frame, ``max_size`` 1, 4 or 64 KiB.
     Each connection sends 0-3 good uploads (some of exactly ``max_size``
     bytes, some announcements of exactly ``max_size`` UTF-8 bytes), and most
@@ -36,22 +36,36 @@ from a client).
     never closed. An exception in ``receive`` counts as what a live server
     does with it: close 1011 (internal error).
 
+Live, on real sockets (one scenario per ID, run last, so only once all the
+simulated ones passed; replay them with ``--seed 1100`` and ``--seed 2140``)
+    ``websocket-binary-json``: a 256-512 KiB upload from your ``encode_upload``
+    to your ``Receiver`` on a real ``websockets`` server on 127.0.0.1, through a
+    proxy that counts the bytes: delivered exactly, at most 1.05 x on the wire.
+    ``websocket-message-limits``: your ``Receiver`` (max_size 4 KiB, the
+    library's own limit 16 KiB so that yours is the one tested) serves a good
+    client (0 B, 100 B and exactly 4 KiB) and seven bad ones at once; each real
+    client must see its close code, the good one its three deliveries.
+    Skipped (not counted) when ``grade()`` runs inside an event loop, such as a
+    notebook cell; ``rtlab.check`` grades in a subprocess, where they run.
+
 Margins: over the 196 checked uploads the reference's frames come to at most
 1.011 x the payload (the worst case: ASCII-escaped emoji metadata on a payload
 just over 16 KiB) and 1.0003 x around 1 MiB; the bound is 1.05 x, base64
 measures 1.33-1.34 x. Close codes and
 deliveries are exact: the protocol leaves no room for judgement. Each ID's
 scenarios stop at its first failure, which is the one reported. The
-reference takes about 0.6 s for all 240 scenarios (2 cores, unloaded).
+reference takes about 0.6 s for the 240 simulated scenarios and 0.1-0.2 s for
+the two live ones (2 cores, unloaded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,6 +75,7 @@ from typing import Any
 from rtlab import course
 from rtlab.grading.report import Finding, Report, Status
 from rtlab.grading.runner import LearnerTimeout, describe_error, load_module, time_limit
+from rtlab.live.frames import live_uploads
 from rtlab.syllabus import reference_link
 from rtlab.wire import frames_size
 
@@ -84,8 +99,10 @@ HINTS = {
     "self, not on the class.",
 }
 
-BJ_SEEDS = list(range(1000, 1100))
-ML_SEEDS = list(range(2000, 2140))
+LIVE_BJ_SEED, LIVE_ML_SEED = 1100, 2140  # the last scenario of each ID: real sockets
+BJ_SEEDS = [*range(1000, 1100), LIVE_BJ_SEED]
+ML_SEEDS = [*range(2000, 2140), LIVE_ML_SEED]
+LIVE_SECONDS = 10.0
 SCENARIO_SECONDS = 5.0
 OVERHEAD_FROM = 16 * 1024  # payloads this large or larger must travel with little overhead
 MAX_OVERHEAD = 1.05
@@ -121,15 +138,18 @@ def random_meta(rng: random.Random) -> dict[str, Any]:
     return meta
 
 
-_POOL = random.Random(0).randbytes(2 * 1024 * 1024 + 4096)
+@cache
+def _pool() -> bytes:
+    return random.Random(0).randbytes(2 * 1024 * 1024 + 4096)
 
 
 def random_bytes(rng: random.Random, size: int) -> bytes:
     """``size`` seeded random bytes: a slice of one random pool, much cheaper than randbytes."""
-    if size > len(_POOL):
+    pool = _pool()
+    if size > len(pool):
         return rng.randbytes(size)
-    start = rng.randrange(len(_POOL) - size + 1)
-    return _POOL[start:start + size]
+    start = rng.randrange(len(pool) - size + 1)
+    return pool[start:start + size]
 
 
 def random_size(rng: random.Random, limit: int) -> int:
@@ -619,6 +639,111 @@ def _reason_problem(reason: object) -> str:
     return ""
 
 
+# -- on real sockets ----------------------------------------------------------------------
+
+
+def _live(run: Callable[[], Coroutine[Any, Any, Verdict]]) -> Verdict | None:
+    """Run a live scenario on a fresh event loop; None when a loop already runs in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    return None  # grade() called from inside a notebook cell: the simulated scenarios must do
+
+
+def live_binary_json(module: ModuleType, seed: int) -> Verdict | None:
+    """Your frames and your receiver on a real server, bytes counted by a proxy on loopback."""
+    rng = random.Random(seed)
+    limit = 1024 * 1024
+    payload = random_bytes(rng, rng.randint(256 * 1024, 512 * 1024))
+    meta = {"name": "live 🎉.bin", "caption": "Grüße \"quoted\"", "n": seed}
+    call = f"encode_upload({_short(meta)}, <{len(payload):,} random bytes>)"
+    try:
+        frames = list(module.encode_upload(meta, payload))
+    except (Exception, LearnerTimeout) as error:
+        return Verdict("failed", f"{call} raised {describe_error(error)}", "a list of frames")
+
+    async def run() -> Verdict:
+        seen, errors = await live_uploads(
+            {"uploader": frames}, lambda: module.Receiver(max_size=limit),
+            max_size=4 * limit, expect={"uploader": 1})
+        client = seen["uploader"]
+        where = (f"Live, on a real connection on 127.0.0.1: {call}, sent as {len(frames)} frame(s)"
+                 f" through a counting proxy: {client.wire:,} bytes on the wire")
+        if errors:
+            return Verdict("failed", f"{where}; your receiver raised: {errors[0]}",
+                           "the upload delivered")
+        if client.close is not None:
+            return Verdict("failed", f"{where}; the server closed the connection with "
+                           f"{code_name(client.close[0])}: {client.close[1]!r:.80}",
+                           "the upload delivered, the connection left open")
+        if client.delivered != [(meta, len(payload))]:
+            return Verdict("failed", f"{where}; your receiver delivered {client.delivered!r:.120}",
+                           "exactly this upload, once")
+        if client.wire > MAX_OVERHEAD * len(payload):
+            return Verdict("failed", f"{where}, {client.wire / len(payload):.3f} x the payload.",
+                           f"at most {MAX_OVERHEAD:.2f} x the payload on the wire")
+        return PASS
+
+    return _live(run)
+
+
+LIVE_CLIENTS: dict[str, tuple[list[Frame], int | None]] = {
+    "oversize-announcement": ([json.dumps({"size": 4097, "meta": {}}), bytes(4097)], TOO_BIG),
+    "oversize-payload": ([json.dumps({"size": 10, "meta": {}}), bytes(5000)], TOO_BIG),
+    "not-json": (['{"size": 3, "meta": {', b"abc"], INVALID),
+    "escaped-surrogate": (['{"size": 1, "meta": {"name": "\\ud83d"}}', b"a"], INVALID),
+    "wrong-length": ([json.dumps({"size": 10, "meta": {}}), bytes(11)], INVALID),
+    "unannounced": ([b"\x89PNG"], UNSUPPORTED),
+    "announced-twice": ([json.dumps({"size": 1, "meta": {}})] * 2 + [b"a"], UNSUPPORTED),
+}
+
+
+def live_limits(module: ModuleType, seed: int) -> Verdict | None:
+    """Your receiver on a real server, a good client and seven bad ones at the same time."""
+    limit = 4096
+    uploads = [({"name": "empty"}, b""), ({"name": "small"}, bytes(100)),
+               ({"name": "at the limit"}, random_bytes(random.Random(seed), limit))]
+    good: list[Frame] = [f for meta, payload in uploads
+                         for f in encode_reference(meta, payload, seed % 4)]
+    clients = {"good": (good, None), **LIVE_CLIENTS}
+
+    async def run() -> Verdict:
+        seen, errors = await live_uploads(
+            {label: frames for label, (frames, _) in clients.items()},
+            lambda: module.Receiver(max_size=limit), max_size=4 * limit,
+            expect={"good": len(uploads)})
+        lines = [f"{label:<22} -> " + (f"closed with {c.close[0]} {c.close[1]!r:.50}"
+                                       if c.close else "open") + f", {len(c.delivered)} delivered"
+                 for label, c in seen.items()]
+        where = ("Live, on a real server on 127.0.0.1 (your Receiver, max_size 4,096), eight "
+                 "clients at once")
+        if errors:
+            return Verdict("failed", f"{where}: your receiver raised ({errors[0]}), and the server "
+                           "closed that connection with 1011.", "no exception", lines)
+        for label, (_, code) in clients.items():
+            client = seen[label]
+            got = client.close[0] if client.close else None
+            if got != code:
+                return Verdict(
+                    "failed",
+                    f"{where}: the {label} client's connection "
+                    + (f"was closed with {code_name(got)}" if got else "was never closed")
+                    + (f" and {len(client.delivered)} upload(s) delivered" if client.delivered
+                       else "") + ".",
+                    f"close {code_name(code)}" if code else "no close", lines)
+            if label != "good" and client.delivered:
+                return Verdict("failed", f"{where}: the {label} client got "
+                               f"{client.delivered!r:.80} delivered.", "nothing delivered", lines)
+        want = [(meta, len(payload)) for meta, payload in uploads]
+        if seen["good"].delivered != want:
+            return Verdict("failed", f"{where}: the good client's uploads came out as "
+                           f"{seen['good'].delivered!r:.120}.", f"{want!r}", lines)
+        return PASS
+
+    return _live(run)
+
+
 # -- the grader --------------------------------------------------------------------------
 
 
@@ -659,10 +784,12 @@ class Fresh:
         return module
 
 
-def _guarded(run: Callable[[ModuleType, int], Verdict], module: Fresh, seed: int) -> Verdict:
+def _guarded(run: Callable[[ModuleType, int], Verdict | None], module: Fresh,
+             seed: int) -> Verdict | None:
     """Run one scenario under the time limit."""
+    seconds = LIVE_SECONDS if seed in (LIVE_BJ_SEED, LIVE_ML_SEED) else SCENARIO_SECONDS
     try:
-        with time_limit(SCENARIO_SECONDS, f"scenario seed {seed}"):
+        with time_limit(seconds, f"scenario seed {seed}"):
             return run(module.load(seed), seed)
     except LearnerTimeout as error:
         return Verdict("failed", str(error), "the code returns promptly")
@@ -683,10 +810,18 @@ def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
         return Report("frames", "", error=f"Your file could not be read again: {error}")
     measures: list[Measure] = []
     tally: dict[str, int] = {}
-    plan: list[tuple[str, list[int], Callable[[ModuleType, int], Verdict]]] = [
-        (BJ, BJ_SEEDS, lambda learner, seed: binary_json_scenario(learner, seed, measures)),
-        (ML, ML_SEEDS, lambda learner, seed: limits_scenario(learner, seed, tally)),
-    ]
+    def bj(learner: ModuleType, seed: int) -> Verdict | None:
+        if seed == LIVE_BJ_SEED:
+            return live_binary_json(learner, seed)
+        return binary_json_scenario(learner, seed, measures)
+
+    def ml(learner: ModuleType, seed: int) -> Verdict | None:
+        if seed == LIVE_ML_SEED:
+            return live_limits(learner, seed)
+        return limits_scenario(learner, seed, tally)
+
+    plan: list[tuple[str, list[int], Callable[[ModuleType, int], Verdict | None]]] = [
+        (BJ, BJ_SEEDS, bj), (ML, ML_SEEDS, ml)]
     findings = []
     total = 0
     for id, all_seeds, run in plan:
@@ -695,6 +830,8 @@ def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
             if seeds is not None and seed not in seeds:
                 continue
             verdict = _guarded(run, fresh, seed)
+            if verdict is None:
+                continue  # a live scenario, skipped inside a running event loop
             finding.scenarios += 1
             if verdict.status == "failed":
                 finding.status, finding.seed = "failed", seed

@@ -43,12 +43,14 @@ __all__ = [
     "GUID",
     "RFC_KEY",
     "EncodingResult",
+    "LiveClient",
     "RawConnection",
     "RawFrame",
     "UploadLog",
     "accept_for",
     "bench_frames",
     "client_frame",
+    "live_uploads",
     "measure_encodings",
     "raw_connect",
     "send_frames",
@@ -175,6 +177,7 @@ class UploadLog:
     deliveries: list[tuple[int, dict[str, Any], int]] = field(default_factory=list)
     closes: list[tuple[int, int, str]] = field(default_factory=list)  # (conn, code, reason)
     errors: list[str] = field(default_factory=list)
+    paths: dict[int, str] = field(default_factory=dict)  # conn -> the request's path
 
     def delivered_by(self, conn: int) -> list[int]:
         """Payload sizes delivered on connection ``conn``."""
@@ -194,6 +197,7 @@ def upload_handler(make_receiver: Callable[[], Receiver],
 
     async def handler(conn: ServerConnection) -> None:
         number = next(numbers)
+        log.paths[number] = conn.request.path if conn.request is not None else ""
         try:
             receiver = make_receiver()
             async for frame in conn:
@@ -226,6 +230,69 @@ async def send_frames(url: str, frames: Iterable[str | bytes], *,
         except (ConnectionClosed, TimeoutError):
             pass
     return ws.close_code, ws.close_reason or ""
+
+
+@dataclass
+class LiveClient:
+    """What one client of :func:`live_uploads` saw and sent."""
+
+    close: tuple[int, str] | None  # the server's close (code, reason), None if it never closed
+    wire: int  # bytes this client sent after its handshake, frame headers and masks included
+    delivered: list[tuple[dict[str, Any], int]]  # what the server delivered from it: (meta, size)
+
+
+async def live_uploads(clients: dict[str, list[str | bytes]],
+                       make_receiver: Callable[[], Receiver], *, max_size: int | None,
+                       expect: dict[str, int], timeout: float = 3.0
+                       ) -> tuple[dict[str, LiveClient], list[str]]:
+    """Send each client's frames on its own real connection, all at once, through a counting proxy.
+
+    The server runs ``upload_handler(make_receiver, ...)``; ``max_size`` is the
+    library's limit (set it above the receiver's, or the library answers 1009
+    before the receiver sees anything). It waits until every client was closed
+    by the server or has had ``expect[label]`` uploads delivered, then returns
+    what each client saw, and the receivers' exceptions.
+    """
+    log = UploadLog()
+    server = await LiveServer.start("frames-live", upload_handler(make_receiver, log),
+                                    max_size=max_size, compression=None)
+    proxy = await FaultProxy.start("frames-live-count", server.port, buffer_size=1 << 20)
+    try:
+        opened = []
+        for label in clients:
+            ws = await connect(f"{proxy.url}/{label}", compression=None, max_size=None)
+            opened.append((label, ws, proxy.tunnels[-1], proxy.tunnels[-1].bytes["up"]))
+
+        async def send(ws: Any, frames: list[str | bytes]) -> None:
+            try:
+                for frame in frames:
+                    await ws.send(frame)
+            except ConnectionClosed:
+                pass  # refused half-way: what it saw is in ws.close_code
+
+        await asyncio.gather(*(send(ws, clients[label]) for label, ws, _, _ in opened))
+
+        def delivered(label: str) -> list[tuple[dict[str, Any], int]]:
+            number = next((n for n, path in log.paths.items() if path == f"/{label}"), None)
+            return [(meta, size) for c, meta, size in log.deliveries if c == number]
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = [label for label, ws, _, _ in opened
+                       if ws.close_code is None and len(delivered(label)) < expect.get(label, 0)]
+            if not waiting:
+                break
+            await asyncio.sleep(0.005)
+        seen = {}
+        for label, ws, tunnel, before in opened:
+            code = ws.close_code
+            close = (code, ws.close_reason or "") if code is not None else None
+            seen[label] = LiveClient(close, tunnel.bytes["up"] - before, delivered(label))
+            await ws.close()
+    finally:
+        await proxy.stop()
+        await server.stop()
+    return seen, log.errors
 
 
 # -- measuring base64-in-JSON against binary frames -----------------------------------------
