@@ -34,7 +34,7 @@ SHELL := /bin/sh
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lab test lint bench check doctor system-deps clean
+.PHONY: help setup lab test lint bench check doctor system-deps js-deps clean
 
 help:
 	@echo "Real-time engineering course. Targets:"
@@ -45,7 +45,8 @@ help:
 	@echo "  make bench        run the benchmarks"
 	@echo "  make lint         ruff and mypy only"
 	@echo "  make setup        create $(VENV) and install the pinned packages"
-	@echo "  make system-deps  install the optional system packages in system-packages.txt"
+	@echo "  make system-deps  install the system packages in system-packages.txt (Chromium, Node.js)"
+	@echo "  make js-deps      install the pinned npm packages in js/ (Yjs client and server)"
 	@echo "  make clean        delete $(VENV) and caches (keeps your progress in .rtlab/)"
 
 # The environment. Rebuilt when the lock or the package metadata changes; a
@@ -78,9 +79,14 @@ lab: setup
 	@echo "==> Starting JupyterLab at http://$(HOST):$(PORT) (Ctrl-C twice to stop)"
 	@$(PY) -m jupyter lab $(NOTEBOOK) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG) $(ARGS)
 
-# Optional system packages (Redis, Chromium, ...) listed in system-packages.txt.
+# System packages (Chromium, Node.js, ...) listed in system-packages.txt.
 system-deps:
 	@bash scripts/system-deps.sh system-packages.txt
+
+# The JavaScript side of the collaboration module (yjs, y-websocket, ws), pinned by
+# js/package-lock.json; `npm ci` runs only when js/node_modules is missing or stale.
+js-deps: system-deps
+	@bash scripts/npm-deps.sh
 
 lint: setup
 	@echo "==> ruff check"
@@ -92,14 +98,14 @@ lint: setup
 # notebooks/ (strict: stored outputs must match, after tests/nbval_sanitize.cfg),
 # each run by a kernel of this venv (--nbval-current-env), whatever the notebook names.
 # Notebooks under tests/ are fixtures, not tests: --ignore-glob keeps nbval off them.
-test: setup system-deps lint
+test: setup system-deps js-deps lint
 	@echo "==> pytest: unit tests and notebooks"
 	@$(PY) -m pytest tests notebooks --nbval \
 	  --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 \
 	  --ignore-glob='tests/*.ipynb' -p no:cacheprovider $(PYTEST_ARGS)
 	@echo "==> All checks passed"
 
-bench: setup
+bench: setup js-deps
 	@echo "==> Benchmarks (python -m rtlab.bench)"
 	@$(PY) -m rtlab.bench $(ARGS)
 
