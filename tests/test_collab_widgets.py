@@ -191,3 +191,41 @@ def test_a_closed_editor_no_longer_follows_the_doc():
     editor.close()
     doc.get("text", type=Text).insert(0, "not shown ")
     assert editor.area.value == "kept"
+
+
+def test_editors_on_real_clients_merge_after_the_button_cuts_and_restores_a_link():
+    from rtlab.collab import SyncClient, SyncServer
+    from rtlab.live import running, stop_all
+
+    async def scenario():
+        server = await SyncServer.start("t-widgets")
+        try:
+            clients, editors = {}, {}
+            for client_id, name in ((11, "ada"), (12, "bo")):
+                client = await SyncClient.start(
+                    server.room_url("doc"), Doc(client_id=client_id), name=f"t-{name}",
+                    user={"user": {"name": name}})
+                await client.wait_synced()
+                clients[name] = client
+                editors[name] = CollabEditor(client.doc, name, awareness=client.awareness,
+                                             link=client)
+            ada, bo = editors["ada"], editors["bo"]
+            await clients["ada"].wait_for(lambda: [n for n, _ in ada.people()] == ["ada", "bo"])
+            ada.type(0, "plan: ")
+            await clients["bo"].wait_for(lambda: bo.area.value == "plan: ")
+            bo.cut()  # the button
+            await clients["bo"].wait_for(lambda: not clients["bo"].online)
+            assert "offline" in bo.header.value and bo.button.description == "reconnect"
+            bo.type(len(bo.area.value), "ship it")  # offline
+            ada.type(0, "[draft] ")
+            await asyncio.sleep(0.1)
+            assert bo.area.value == "plan: ship it" and ada.area.value == "[draft] plan: "
+            bo.restore()
+            await bo.settle()
+            await clients["ada"].wait_for(lambda: ada.area.value == bo.area.value)
+            assert ada.area.value == "[draft] plan: ship it"
+        finally:
+            errors = await stop_all()
+        assert not errors and not running()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

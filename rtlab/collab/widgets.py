@@ -221,7 +221,9 @@ class CollabEditor:
         return found
 
     def refresh(self) -> None:
-        online = self.link is None or bool(getattr(self.link, "online", True))
+        # Cut by the button counts at once; the link itself notices a moment later.
+        online = self.link is None or (
+            not self.button.value and bool(getattr(self.link, "online", True)))
         status = ('<span style="color:#1a7f37">online</span>' if online
                   else '<span style="color:#cf222e">offline: edits kept locally</span>')
         chips = " ".join(
