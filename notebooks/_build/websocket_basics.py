@@ -80,9 +80,10 @@ import rtlab.live
 from rtlab import course
 from rtlab.grading.runner import describe_error, load_module
 from rtlab.live import LiveServer
+from rtlab.live.browser import chromium_path
 from rtlab.live.frames import (
-    GUID, RFC_KEY, UploadLog, accept_for, client_frame, encode, measure_encodings, raw_connect,
-    sample_payloads, send_frames, table, upload_handler,
+    GUID, RFC_KEY, UploadLog, accept_for, browser_probe, client_frame, encode, measure_encodings,
+    raw_connect, sample_payloads, send_frames, table, upload_handler,
 )
 from rtlab.wire import frames_size, header_size
 
@@ -491,6 +492,46 @@ browser speaks:
 | close codes it may send | 1000 or 3000-4999 (else an exception) | any valid code |
 | backpressure | none: `send()` never waits; watch `ws.bufferedAmount` | `await send()` waits above `write_limit` |
 | compression | `permessage-deflate`, negotiated by default | `compression="deflate"` by default |
+
+Rather than take the table on trust, ask a real browser. The next cell starts headless
+Chromium (installed with the course's system packages) on a page served by a live
+server in this kernel. The page response sets an `HttpOnly` session cookie; the page's
+script opens a WebSocket with a token in the URL, sets `binaryType`, uploads JSON
+metadata and a 70,000-byte typed array, tries to close with 1003, and reports what it
+saw; the server answers with a binary message, pings the browser, and closes with 4001.
+""")
+
+code(r"""
+if chromium_path() is None:
+    print("Chromium is not installed here (apt-get install chromium); the stored output of "
+          "this cell shows a run where it was.")
+else:
+    probe = await browser_probe()
+    print("Chromium's upgrade request:", probe.path)
+    for name in ("Origin", "Cookie", "Sec-WebSocket-Extensions", "User-Agent"):
+        print(f"  {name}: {probe.headers[name]}")
+    print("  (and no Authorization, nor any header the page chose)")
+    print("uploads the server delivered:", [(meta, size) for meta, size, _ in probe.uploads])
+    print("what the page's script saw:")
+    for key, value in probe.page.items():
+        print(f"  {key}: {value}")
+    print(f"the server's ping was answered by the browser in {probe.ping_rtt * 1000:.1f} ms")
+    print("the page's onclose:", probe.closed)
+    assert probe.headers["Cookie"] == "session=s3cr3t" and not probe.page["cookieReadableByScript"]
+    assert probe.uploads == [({"name": "from chromium 🎉"}, 70000, True)]
+    assert probe.page["pingMethod"] == "undefined" and probe.ping_rtt is not None
+    assert probe.page["close1003"] == "InvalidAccessError"
+    assert probe.page["received"] == {"isArrayBuffer": True, "bytes": 1000}
+    assert probe.closed == {"code": 4001, "reason": "token expired", "wasClean": True}
+""", IGNORE)
+
+md(r"""
+The browser sent its `Origin` and the session cookie (which its own script could not
+read: `HttpOnly`), offered `permessage-deflate`, and had no way to add a header, so the
+token rode in the URL. Its `WebSocket` has no `ping` method, yet it answered the
+server's ping by itself. Binary data arrived as an `ArrayBuffer` because the page asked
+for it (the default is `Blob`), and a page may not close with 1003: only 1000 and
+3000-4999. (`tests/test_frames_browser.py` checks the same facts in CI.)
 
 So a browser client authenticates with a cookie, a short-lived token in the URL, or a
 first message that the server waits for before doing anything else (with a timeout);

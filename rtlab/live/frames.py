@@ -30,6 +30,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from websockets.asyncio.client import connect
@@ -41,7 +42,9 @@ from rtlab.live.server import LiveServer
 
 __all__ = [
     "GUID",
+    "PROBE_PAGE",
     "RFC_KEY",
+    "BrowserProbe",
     "EncodingResult",
     "LiveClient",
     "RawConnection",
@@ -49,6 +52,7 @@ __all__ = [
     "UploadLog",
     "accept_for",
     "bench_frames",
+    "browser_probe",
     "client_frame",
     "live_uploads",
     "measure_encodings",
@@ -293,6 +297,108 @@ async def live_uploads(clients: dict[str, list[str | bytes]],
         await proxy.stop()
         await server.stop()
     return seen, log.errors
+
+
+# -- a real browser -------------------------------------------------------------------------
+
+PROBE_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>WebSocket probe</title>
+<script>
+  const seen = {};
+  const ws = new WebSocket(`ws://${location.host}/upload?token=short-lived`);
+  seen.binaryTypeDefault = ws.binaryType;
+  ws.binaryType = "arraybuffer";  // binary messages arrive as ArrayBuffer, not Blob
+  seen.pingMethod = typeof ws.ping;
+  seen.cookieReadableByScript = document.cookie.includes("session");
+  ws.onopen = () => {
+    const bytes = new Uint8Array(70000).map((_, i) => i % 251);
+    ws.send(JSON.stringify({size: bytes.length, meta: {name: "from chromium 🎉"}}));
+    ws.send(bytes);  // a typed array: one binary frame
+    try { ws.close(1003, "not allowed from a page"); seen.close1003 = "allowed"; }
+    catch (e) { seen.close1003 = e.name; }
+  };
+  ws.onmessage = (e) => {
+    seen.received = {isArrayBuffer: e.data instanceof ArrayBuffer, bytes: e.data.byteLength};
+    ws.send(JSON.stringify({report: seen}));
+  };
+  ws.onclose = (e) => {
+    const report = new WebSocket(`ws://${location.host}/report`);
+    report.onopen = () => report.send(
+      JSON.stringify({code: e.code, reason: e.reason, wasClean: e.wasClean}));
+  };
+</script>
+"""
+SESSION_COOKIE = "session=s3cr3t; Path=/; HttpOnly; SameSite=Strict"
+
+
+@dataclass
+class BrowserProbe:
+    """What a real Chromium did with a WebSocket, seen from both ends."""
+
+    headers: dict[str, str] = field(default_factory=dict)  # its upgrade request
+    path: str = ""
+    uploads: list[tuple[dict[str, Any], int, bool]] = field(default_factory=list)  # meta, size, ok
+    page: dict[str, Any] = field(default_factory=dict)  # what the page's script saw
+    closed: dict[str, Any] = field(default_factory=dict)  # its onclose event
+    ping_rtt: float | None = None  # a ping from the server, answered by the browser itself
+
+
+async def browser_probe(timeout: float = 20.0) -> BrowserProbe:
+    """Open :data:`PROBE_PAGE` in headless Chromium against a live server; report both ends."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+
+    from rtlab.live.browser import HeadlessChromium
+
+    probe = BrowserProbe()
+    done = asyncio.Event()
+    expected = bytes(i % 251 for i in range(70000))
+
+    def serve_page(conn: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/page":
+            headers = Headers([("Content-Type", "text/html; charset=utf-8"),
+                               ("Set-Cookie", SESSION_COOKIE)])
+            return Response(200, "OK", headers, PROBE_PAGE.encode())
+        if request.path.startswith(("/upload", "/report")):
+            return None  # a WebSocket handshake: go on
+        return conn.respond(HTTPStatus.NOT_FOUND, "not found\n")
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        if ws.request.path == "/report":
+            probe.closed = json.loads(await ws.recv())
+            done.set()
+            return
+        probe.path = ws.request.path
+        probe.headers = {name: value for name, value in ws.request.headers.raw_items()}
+        announced: dict[str, Any] = {}
+        async for frame in ws:
+            if isinstance(frame, bytes):
+                probe.uploads.append((announced.get("meta", {}), len(frame), frame == expected))
+                await ws.send(bytes(1000))  # binary, to the page
+                continue
+            message = json.loads(frame)
+            if "report" in message:
+                probe.page = message["report"]
+                probe.ping_rtt = await (await ws.ping())
+                await ws.close(4001, "token expired")
+                return
+            announced = message
+
+    server = await LiveServer.start("browser-probe", handler, process_request=serve_page,
+                                    server_header=None)
+    browser = await HeadlessChromium.start("browser-probe", f"{server.url.replace('ws:', 'http:')}"
+                                           "/page")
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        raise TimeoutError(f"the browser did not finish within {timeout:g} s; its log:\n"
+                           f"{browser.log_tail()}") from None
+    finally:
+        await browser.stop()
+        await server.stop()
+    return probe
 
 
 # -- measuring base64-in-JSON against binary frames -----------------------------------------
