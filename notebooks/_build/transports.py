@@ -123,7 +123,7 @@ print(f"WebSocket frame   {len(ws_frame):3} bytes  header {ws_frame[:2].hex(' ')
 
 # ---------------------------------------------------------------------------------
 md(r"""
-## Delay: who waits, and how long
+## How long users wait
 
 Now the real thing: four servers, ten clients each, the stream above. A client
 stamps each event when it has parsed it; the server stamped it when it was
