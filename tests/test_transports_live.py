@@ -51,6 +51,12 @@ def test_every_transport_delivers_every_event_exactly_once_and_polling_waits_hal
     assert m["sse"].requests == m["websocket"].requests == 4, "one request per client, ever"
     assert m["long-polling"].requests >= events, "one request per answer"
     assert polling.requests >= 4 * 3.0 / interval, "every client polls every interval"
+    # A server-to-client text frame is a 2-byte header plus the payload (< 126 bytes);
+    # what is left of the bytes out is one handshake response per client.
+    ws = m["websocket"]
+    frames = ws.delivered * 2 + ws.payload_bytes
+    assert 100 * 4 <= ws.bytes_out - frames <= 400 * 4
+    assert 100 * 4 <= ws.bytes_in <= 600 * 4, "only the clients' handshakes came in"
 
 
 def test_idle_polls_are_the_requests_that_carried_nothing():
@@ -126,3 +132,24 @@ def test_running_again_replaces_the_lab_and_stop_all_stops_every_thread():
 def test_unknown_transports_are_refused_by_name():
     with pytest.raises(ValueError, match="unknown transports"):
         TransportLab("t", Setup(), ["carrier-pigeon"])
+
+
+def test_a_handler_that_fails_answers_500_and_the_error_is_raised_by_check():
+    async def scenario():
+        lab = await TransportLab.start("t-transports-error", Setup(), transports=["polling"])
+        server = lab.servers["polling"]
+
+        def broken(after: int):
+            raise RuntimeError("the event log is broken")
+
+        server.hub.since = broken
+        try:
+            async with aiohttp.ClientSession() as session, session.get(server.url) as response:
+                assert response.status == 500
+            with pytest.raises(RuntimeError, match="the event log is broken"):
+                lab.check()
+            lab.check()  # raised once, then forgotten
+        finally:
+            await lab.stop()
+
+    run(scenario())
