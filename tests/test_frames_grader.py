@@ -179,3 +179,26 @@ def test_inside_a_running_event_loop_the_live_scenarios_are_skipped_not_failed()
 
     report = asyncio.run(in_a_cell())
     assert report.finding(grader.ML).passed and report.finding(grader.ML).scenarios == 1
+
+
+def test_a_trial_before_the_live_demo_catches_todo_crashes_and_hangs_but_not_wrong_answers(
+    tmp_path: Path,
+):
+    stub = load_module(ROOT / "exercises" / "frames.py", "frames_trial_stub")
+    assert "TODO" in (grader.trial(stub) or "")
+    assert grader.trial(reference()) is None
+    wrong = load_module(ROOT / "tests" / "known_bad" / "frames_base64_in_json.py", "trial_b64")
+    assert grader.trial(wrong) is None, "wrong answers are for the grader, not the trial"
+    path = tmp_path / "frames.py"
+    path.write_text("from solutions.frames import encode_upload, Receiver as R\n"
+                    "class Receiver(R):\n"
+                    "    def receive(self, frame):\n"
+                    "        while frame == 'not JSON':\n"
+                    "            pass\n"
+                    "        return super().receive(frame)\n")
+    grader.SCENARIO_SECONDS, saved = 0.5, grader.SCENARIO_SECONDS
+    try:
+        problem = grader.trial(load_module(path, "frames_trial_hangs"))
+    finally:
+        grader.SCENARIO_SECONDS = saved
+    assert problem and "did not finish within" in problem

@@ -750,12 +750,12 @@ Then plug your receiver into the live server above, with the same four clients:
 """)
 
 code(r"""
+from rtlab.graders.frames import trial
+
 try:
     learner = load_module(course.root() / "exercises" / "frames.py", "frames_learner")
-    learner.encode_upload({"name": "probe"}, b"probe")  # unfinished code stops here, not live
-    learner.Receiver(LIMIT).receive('{"size": 1, "meta": {}}')
-    problem = None
-except Exception as error:  # NotImplementedError, a syntax error...
+    problem = trial(learner)  # two graded scenarios, with a time limit: not yet on live sockets
+except Exception as error:  # a syntax error, a failing import...
     problem = describe_error(error)
 
 if problem:

@@ -798,6 +798,41 @@ def _guarded(run: Callable[[ModuleType, int], Verdict | None], module: Fresh,
                        "the file loads")
 
 
+def trial(module: ModuleType) -> str | None:
+    """Can a notebook run this code live? None, or why not (it raises, or it hangs).
+
+    A few calls under the time limit: an upload encoded, a good upload and a
+    bad frame received. Wrong answers are the grader's business; code that
+    raises or loops forever would stall a live server, so it is caught here.
+    """
+    missing = [name for name in ("encode_upload", "Receiver")
+               if not callable(getattr(module, name, None))]
+    if missing:
+        return f"The file has no {' and no '.join(missing)}."
+    receiver: list[Any] = []
+
+    def receive(frame: Frame) -> Callable[[], object]:
+        return lambda: receiver[0].receive(frame)
+
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("encode_upload({'name': 'probe'}, b'probe')",
+         lambda: module.encode_upload({"name": "probe"}, b"probe")),
+        ("Receiver(max_size=1024)", lambda: receiver.append(module.Receiver(1024))),
+    ]
+    for frame in ('{"size": 5, "meta": {"name": "probe"}}', b"probe", "not JSON"):
+        calls.append((f"receive({frame!r})", receive(frame)))
+    try:
+        with time_limit(SCENARIO_SECONDS, "trying your code"):
+            for what, call in calls:
+                try:
+                    call()
+                except Exception as error:
+                    return f"{what} raised {describe_error(error)}"
+    except LearnerTimeout as error:
+        return str(error)
+    return None
+
+
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
     """Run every scenario (or only ``seeds``) and return one finding per ID."""
     missing = [name for name in ("encode_upload", "Receiver")
