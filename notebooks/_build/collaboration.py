@@ -548,7 +548,7 @@ for client in clients.values():
 for client_id, name, colour in PEOPLE:
     client = clients[name]
     editors[name] = CollabEditor(client.doc, name, awareness=client.awareness, link=client,
-                                 colour=colour, rows=3)
+                                 colour=colour, rows=5)
     editors[name].widget.layout.width = "32%"
 display(widgets.HBox([editor.widget for editor in editors.values()]))
 """, IGNORE)
@@ -800,7 +800,7 @@ and remove awareness, `save()` for persistence) and the `Client` (connect with a
 so yours plug in here.
 
 Grade it with `await rtlab.check("collab")`, or in a terminal with
-`python -m rtlab check collab`. The grader plays hundreds of seeded schedules in
+`python -m rtlab check collab`. The grader plays 200 seeded schedules in
 virtual time (2-4 editors typing concurrently, cut links with offline edits,
 reordered and duplicated updates after reconnects, server restarts, garbage from a
 rogue client, leaves and drops) and checks
