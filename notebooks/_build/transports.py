@@ -343,7 +343,7 @@ md(r"""
   1 s polling) and costs a request per client per interval whatever happens; right
   when nobody is waiting, wrong when anyone is (**Polling Disguised as Real-time**).
 - Long polling pushes in milliseconds over plain request/response HTTP, at a full
-  request and response per delivery (about 4 times SSE's bytes per event): the
+  request and response per delivery (three to four times SSE's bytes per event): the
   fallback for paths that let nothing else through.
 - SSE pushes one way over one endless HTTP response: milliseconds, a few bytes per
   event, reconnection and resume built into the browser. The default for
