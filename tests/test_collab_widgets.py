@@ -229,3 +229,11 @@ def test_editors_on_real_clients_merge_after_the_button_cuts_and_restores_a_link
         assert not errors and not running()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_value_arriving_from_the_browser_goes_through_the_same_splice():
+    doc = Doc(client_id=1)
+    editor = CollabEditor(doc, "ada")
+    editor.type(0, "hello world")
+    editor.area.set_state({"value": "hello, world"})  # what ipywidgets does with a comm message
+    assert str(doc.get("text", type=Text)) == "hello, world"
