@@ -108,7 +108,7 @@ def format_comment(text: str = "") -> str:
     return "".join(f": {line}\n" if line else ":\n" for line in _LINE_BREAK.split(text)) + "\n"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One dispatched event, as an ``EventSource`` listener would see it.
 
@@ -137,10 +137,14 @@ class EventParser:
     next reconnect; ``retry`` the reconnection time announced (``None`` if never);
     ``retry_lines`` counts the valid ``retry:`` fields seen; ``pending`` says an
     incomplete event or line is waiting for more input.
+
+    A browser keeps its last event ID from one stream to the next (Chromium
+    starts the new stream's parser with it), so a reconnected stream that sends
+    an event without ``id:`` reports the old id: pass it as ``last_event_id``.
     """
 
-    def __init__(self) -> None:
-        self.last_event_id = ""
+    def __init__(self, last_event_id: str = "") -> None:
+        self.last_event_id = last_event_id
         self.retry: int | None = None
         self.retry_lines = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -149,7 +153,7 @@ class EventParser:
         self._after_cr = False  # the last chunk ended with CR: skip a LF that follows
         self._data: list[str] = []
         self._type = ""
-        self._id_buffer = ""
+        self._id_buffer = last_event_id
         self._own_id = False
 
     @property
@@ -167,36 +171,36 @@ class EventParser:
             text = text[1:]
         if text:
             self._after_cr = text.endswith("\r")
-        pieces = _LINE_BREAK.split(self._partial + text)
+        text = self._partial + text
+        # Most streams use LF only: str.split is much faster than the regex.
+        pieces = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
         # The last piece has no line break after it yet: keep it for the next chunk.
         self._partial = pieces.pop()
         events: list[Event] = []
         for line in pieces:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+            if not line:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+                continue
+            if line[0] == ":":  # a comment
+                continue
+            # Inlined field handling: this loop is the hot path of every simulation.
+            name, colon, value = line.partition(":")
+            if colon and value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._type = value
+            elif name == "id":
+                if "\0" not in value:
+                    self._id_buffer = value
+                    self._own_id = True
+            elif name == "retry" and _is_retry_value(value):
+                self.retry = int(value)
+                self.retry_lines += 1
         return events
-
-    def _line(self, line: str) -> Event | None:
-        if line == "":
-            return self._dispatch()
-        if line.startswith(":"):
-            return None
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._type = value
-        elif name == "id":
-            if "\0" not in value:
-                self._id_buffer = value
-                self._own_id = True
-        elif name == "retry" and _is_retry_value(value):
-            self.retry = int(value)
-            self.retry_lines += 1
-        return None
 
     def _dispatch(self) -> Event | None:
         self.last_event_id = self._id_buffer

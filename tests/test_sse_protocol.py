@@ -245,3 +245,10 @@ def test_an_empty_id_is_legal_and_resets_the_last_event_id():
     parser = EventParser()
     parser.feed(format_event("a", event_id="1") + format_event("b", event_id=""))
     assert parser.last_event_id == ""
+
+
+def test_a_parser_for_a_reconnected_stream_starts_from_the_previous_last_event_id():
+    parser = EventParser(last_event_id="41")
+    (event,) = parser.feed("data: no id\n\n")
+    assert event.id == "41" and not event.has_own_id
+    assert parser.last_event_id == "41"
