@@ -274,3 +274,25 @@ def test_starting_a_server_with_a_taken_name_replaces_the_old_one():
 
     run(scenario())
 
+
+
+def test_a_client_that_stops_reading_is_cut_and_the_others_keep_everything(monkeypatch):
+    monkeypatch.setattr("rtlab.live.sse.MAX_QUEUED", 10)  # a short queue: quick to fill
+
+    async def scenario():
+        server = await SSEServer.start("t-slow", SOLUTION.EventLog(1000))
+        clients = await SSEClients.start(server.url, 1, time_scale=FAST, name="t-slow")
+        async with session() as http, http.get(server.url) as stalled:
+            assert stalled.status == 200
+            assert await clients.wait_for(lambda: len(server.streams) == 2)
+            big = "x" * 20_000
+            for i in range(600):  # 12 MB: more than the socket buffers hold
+                server.publish(f"{i} {big}")
+                await asyncio.sleep(0)  # let the streams write
+            reader = clients.clients[0]
+            assert await clients.wait_for(lambda: len(reader.received) == 600, timeout=10)
+            assert len(server.streams) == 1, "the stalled stream should have been cut"
+            # Had the reader been cut too, it would have resumed: nothing lost either way.
+            assert reader.ids == published_ids(server)
+
+    run(scenario())

@@ -341,12 +341,20 @@ class SSEServer:
             while True:
                 try:
                     async with asyncio.timeout(self.keepalive):
-                        text = await stream.queue.get()
+                        texts = [await stream.queue.get()]
                 except TimeoutError:
-                    text = format_comment("keep-alive")
-                if text is None:
+                    texts = [format_comment("keep-alive")]
+                while not stream.queue.empty():  # a burst goes out in one write
+                    texts.append(stream.queue.get_nowait())
+                chunk: list[str] = []
+                for text in texts:
+                    if text is None:  # the end: what came before it still goes out
+                        break
+                    chunk.append(text)
+                if chunk:
+                    await response.write("".join(chunk).encode())
+                if len(chunk) < len(texts):
                     break
-                await response.write(text.encode())
         except (ConnectionError, aiohttp.ClientConnectionResetError):
             pass  # the client left or the stream was cut: ordinary life for a stream
         finally:
@@ -702,3 +710,56 @@ async def failing_endpoint(
         await group.stop()
         await server.stop()
     return [t - t0 for t in server.request_times(since=t0) if t - t0 <= seconds]
+
+
+# -- benchmark ------------------------------------------------------------------------------
+
+
+async def _fan_out(log: EventLogLike, clients: int, events: int) -> float:
+    """Seconds until ``clients`` readers all have ``events`` events published at once."""
+    server = await SSEServer.start("bench-fan-out", log)
+    group = await SSEClients.start(server.url, clients, name="bench-fan-out")
+    try:
+        await group.wait_for(lambda: len(server.streams) == clients, timeout=30)
+        started = time.perf_counter()
+        for i in range(events):
+            server.publish(f"event {i}")
+        await group.wait_for(
+            lambda: all(len(c.received) == events for c in group.clients), timeout=60
+        )
+        return time.perf_counter() - started
+    finally:
+        await group.stop()
+        await server.stop()
+
+
+def bench_sse() -> None:
+    """Print the SSE figures of the lesson, measured on this machine (reference solution)."""
+    from rtlab import course
+    from rtlab.grading.runner import load_module
+
+    solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
+
+    async def measure() -> None:
+        clients, events = 100, 1_000
+        took = await _fan_out(solution.EventLog(events, epoch="bench"), clients, events)
+        print(f"SSE fan-out: {events:,} events to {clients} streams in {took:.2f} s "
+              f"({clients * events / took:,.0f} deliveries/s)")
+        run = await resume_demo(solution.EventLog(100, epoch="bench"), "cut and resume")
+        latencies = sorted(run.replay_latencies())
+        print(f"  {run.summary()}")
+        median = latencies[len(latencies) // 2]
+        print(f"  replay after Last-Event-ID: median {median * 1000:.0f} ms, "
+              f"slowest {latencies[-1] * 1000:.0f} ms after the reconnect request")
+        count, seconds = 50, 2.0
+        for label, options in (
+            ("hand-written loop, retry every 0.1 s", {"default_retry_ms": 100}),
+            ("RetryPolicy (backoff 1-30 s, jitter)", {"policy": solution.RetryPolicy}),
+        ):
+            times = await failing_endpoint(count, seconds, **options)
+            last = sum(1 for t in times if t > seconds - 1)
+            print(f"  failing endpoint (503), {count} clients, {label}: "
+                  f"{len(times) / seconds:.0f} requests/s over {seconds:g} s, "
+                  f"{last} in the last second")
+
+    asyncio.run(measure())
