@@ -13,8 +13,8 @@ that they ask of the network and of your code:
     The same request, but the server holds it until there is news and the
     client asks again at once. Events arrive in milliseconds, over nothing but
     ordinary request/response HTTP; the price is a whole request and response
-    per delivery (the lesson measured three to four times the bytes and about
-    three times the server CPU of SSE per event), and a gap between one answer
+    per delivery (the lesson measured three to four times the bytes and two to
+    four times the server CPU of SSE per event), and a gap between one answer
     and the next.
 ``"sse"``
     Server-Sent Events: one HTTP response per client that never ends, one

@@ -187,7 +187,7 @@ def why_wrong(answer: str, p: Profile) -> str:
                 "15-30 s, more traffic than a poll every minute or so.")
     if answer == "long-polling":
         return ("Long polling costs a whole HTTP request and response per delivery (the lesson "
-                "measured 3-4 times SSE's bytes and 3 times its server CPU per event) and "
+                "measured 3-4 times SSE's bytes and 2-4 times its server CPU per event) and "
                 "leaves a gap between answers: the fallback for paths that let nothing else "
                 "through, and this one does.")
     if answer == "sse":
