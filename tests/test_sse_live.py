@@ -15,7 +15,7 @@ import pytest
 
 from rtlab.grading.runner import load_module
 from rtlab.live import running, stop_all
-from rtlab.live.sse import SSEClients, SSEServer, lost_and_duplicated
+from rtlab.live.sse import SSEClients, SSEServer, lost_and_duplicated, resume_demo
 from rtlab.sse import EventParser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,3 +296,57 @@ def test_a_client_that_stops_reading_is_cut_and_the_others_keep_everything(monke
             assert reader.ids == published_ids(server)
 
     run(scenario())
+
+
+class ReplayFromStart:
+    """Replays everything it keeps on every reconnect: duplicates."""
+
+    def __init__(self) -> None:
+        self.log = SOLUTION.EventLog(100, epoch="s")
+
+    def publish(self, data: str, event: str | None = None) -> str:
+        return str(self.log.publish(data, event))
+
+    def open(self, last_event_id: str | None) -> str:
+        return str(self.log.open("s-0" if last_event_id else None))
+
+
+class OffByOne(ReplayFromStart):
+    """Resumes one event too late: the first missed event is lost."""
+
+    def open(self, last_event_id: str | None) -> str:
+        if last_event_id:
+            epoch, _, seq = last_event_id.rpartition("-")
+            last_event_id = f"{epoch}-{int(seq) + 1}"
+        return str(self.log.open(last_event_id))
+
+
+class NoIds:
+    """No ids, no retry:, no replay: the gap is silent."""
+
+    def publish(self, data: str, event: str | None = None) -> str:
+        return f"data: {data}\n\n"
+
+    def open(self, last_event_id: str | None) -> str:
+        return ""
+
+
+@pytest.mark.parametrize(
+    ("log", "lost", "duplicated"),
+    [(lambda: SOLUTION.EventLog(100, epoch="r"), 0, 0), (ReplayFromStart, 0, 10),
+     (OffByOne, 1, 0), (NoIds, None, 0)],
+    ids=["reference", "replay-from-start", "off-by-one", "no-ids"],
+)
+def test_the_resume_demo_counts_what_each_log_loses_or_repeats_over_real_http(
+    log, lost, duplicated
+):
+    async def scenario():
+        return await resume_demo(log(), "t", clients=4, events=30, cut_after=10,
+                                 time_scale=FAST)
+
+    counts = run(scenario()).lost_and_duplicated()
+    assert {d for _, d in counts} == {duplicated}, counts
+    if lost is None:  # whatever was published during the gap, at least one event
+        assert all(n > 0 for n, _ in counts), counts
+    else:
+        assert {n for n, _ in counts} == {lost}, counts
