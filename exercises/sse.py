@@ -13,8 +13,9 @@ header. Whether the gap is filled is up to the server. You will write:
 2. ``EventLog``: the sans-I/O heart of the endpoint. ``publish`` gives each
    event the next id and keeps the last ``capacity`` of them; ``open`` is what
    a new or resumed stream starts with: a ``retry:`` line (how many ms a
-   browser waits before reconnecting; without it, Chromium hammers you every
-   3 s), then every kept event after ``last_event_id``, exactly once, in order.
+   browser waits before reconnecting: without it, Chromium comes back after
+   3 s; the grader accepts 1,000-60,000 and 10,000 is the usual advice), then
+   every kept event after ``last_event_id``, exactly once, in order.
    When some missed events are gone (the id is older than the log, or from
    before a server restart) send an event of type ``resync`` instead of a
    silent gap: the client then reloads the whole state.
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import random
 
-RETRY_MS = 0  # TODO: the reconnection time (milliseconds) every stream announces
+RETRY_MS = 0  # TODO: the reconnection time (milliseconds) every stream announces (1000-60000)
 
 
 def format_event(data: str, *, event_id: str | None = None, event: str | None = None) -> str:

@@ -12,13 +12,17 @@ said), with ``Last-Event-ID`` set to the parser's last event ID; attempts while
 their link is down fail and are retried after ``retry:`` again; HTTP 400 (a
 ``ValueError`` from ``open``) stops a browser for good. Faults, all seeded:
 
-- cuts of each random client: short (0.2-3 s), medium (3-15 s) or long
-  (20-40 s, so the log of 8, 16 or 32 events overflows); some cuts land in
-  the middle of an event, which the client then drops half-read;
-- two boundary clients, cut so that exactly ``capacity`` (replay) or
-  ``capacity + 1`` (resync) events are published while they are away;
-- in most runs a server restart (0.5-4 s down) that loses the log: a new
-  ``EventLog`` with a new epoch; publishes while down are skipped.
+- the log keeps 32, 64 or 128 events; at the start a burst of ``capacity + 4``
+  events passes within seconds (a busy moment), then about 3 per second;
+- two boundary clients, cut just before the burst so that exactly
+  ``capacity`` (replay) or ``capacity + 1`` (resync) events are published
+  while they are away; they leave 3 s after coming back;
+- four clients arrive after the burst and are cut again and again: short
+  (0.2-3 s), medium (3-15 s) or long (20-40 s) outages; with ``retry: 10000``
+  the short ones usually replay and the long ones overflow the log; 40 % of
+  cuts land in the middle of an event, which the client then drops half-read;
+- in 3 runs out of 4 a server restart (16-22 s in, 0.5-4 s down) that loses
+  the log: a new ``EventLog`` with a new epoch; nothing is published while down.
 
 Theory of operation (how the grader knows the truth): every payload starts
 with ``#<serial>``, its index in the global list of publishes, so a received
@@ -699,3 +703,62 @@ def flood_scenario(
         return driver.go()
     finally:
         driver.loop.close()
+
+
+# -- benchmark ----------------------------------------------------------------------
+
+
+class _FixedDelay:
+    """What a naive client (or EventSource, if it retried errors) does: the same wait."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def opened(self) -> None:
+        pass
+
+    def failed(self, status: int | None) -> float | None:
+        return None if status == 204 else self.seconds
+
+
+def bench_sse_core(clients: int = 1000) -> None:
+    """Parser throughput, grader speed, and the retry flood in numbers (prints figures)."""
+    import time
+
+    from rtlab import course
+    from rtlab.grading.runner import load_module
+    from rtlab.plots import peak_in_window
+    from rtlab.sse import format_event
+
+    stream = "".join(format_event(f"update {i}\nsecond line", event_id=f"ab12-{i}",
+                                  event="update") for i in range(20_000))
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        parser = EventParser()
+        parsed = sum(len(parser.feed(stream[i:i + 4096])) for i in range(0, len(stream), 4096))
+        best = min(best, time.perf_counter() - started)
+    print(f"EventParser: {parsed:,} events ({len(stream.encode()) / 1e6:.1f} MB) in "
+          f"{best:.3f} s: {parsed / best:,.0f} events/s, {len(stream) / best / 1e6:.1f} MB/s")
+
+    solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
+    started = time.perf_counter()
+    for seed in range(3000, 3200):
+        resume_scenario(solution, seed)
+    print(f"Resume scenarios (reference): 200 in {time.perf_counter() - started:.2f} s")
+
+    print(f"Retry flood, simulated: {clients:,} clients, endpoint failing for 120-180 s")
+    policies: dict[str, Callable[[random.Random], Any]] = {
+        "fixed 1 s": lambda rng: _FixedDelay(1.0),
+        "fixed 3 s (Chromium's default)": lambda rng: _FixedDelay(3.0),
+        "reference (full jitter, cap 30 s)": lambda rng: solution.RetryPolicy(rng, 1.0, 30.0),
+    }
+    for name, factory in policies.items():
+        started = time.perf_counter()
+        run = flood_scenario(factory, 1, count=clients)
+        end = run.outage[1]
+        last_minute = [t for c in run.clients for t, _ in c.attempts if end - 60 <= t < end]
+        later = [t for c in run.clients for t, _ in c.attempts if run.outage[0] + 20 <= t < end]
+        print(f"  {name:<34} {len(last_minute) / 60:8.1f} requests/s in the outage's last "
+              f"minute, peak {peak_in_window(later, 1.0):5,} in 1 s  "
+              f"({time.perf_counter() - started:.2f} s to simulate)")
