@@ -151,12 +151,12 @@ md(r"""
 Every client got every event exactly once, on all four transports. What differs is
 *when*. With polling, an event waits for the next poll: somewhere between nothing and
 a whole interval, **half an interval on average**. The run stored here measured a
-mean of 537 ms and a p95 of 953 ms for 1 s polling, what that argument predicts; no
+mean of 546 ms and a p95 of 949 ms for 1 s polling, what that argument predicts; no
 tuning of the server changes it, because the delay is set by the client's timer, not
 by the event.
 
 The three push transports delivered in milliseconds (stored run, on a busy machine:
-means of 12-18 ms, p95 33-43 ms; on an idle one we measured 4-7 ms). Most of that is
+means of 26-33 ms, p95 67-73 ms; on an idle one we measured 4-7 ms). Most of that is
 our 40 Python clients taking turns in one process: a browser per user would see
 about a millisecond on loopback, plus the network. Long polling is as quick as the
 others here because every client was already waiting with a request open; the gap
@@ -216,14 +216,14 @@ assert 3 < ratio < 5, "polling's load grows with the audience, not with the news
 md(r"""
 Read the panels from left to right. **Polling** makes the same number of requests
 whatever happens, so per event it is expensive when the stream is quiet (stored run:
-1.8 requests and 641 bytes per event at 0.75 events a second, with 33 empty answers
-per client per minute) and cheap when it is busy (0.20 requests and 129 bytes per
+1.7 requests and 620 bytes per event at 0.75 events a second, with 29 empty answers
+per client per minute) and cheap when it is busy (0.19 requests and 125 bytes per
 event at eight a second: one poll carries several events). What never gets cheaper
 is the delay: half an interval, at every rate.
 
 **Long polling** pays one request and one response per delivery: about one request
 and 400 bytes per event, three to four times SSE's bytes, and more server CPU per
-event at every rate (370 against 117 us at eight a second in the stored run; 1.6 to 4
+event at every rate (347 against 129 us at eight a second in the stored run; 1.6 to 4
 times SSE's across our runs): every event is a full HTTP exchange. Only an event that arrives while the next request is on its way
 shares an answer with another, which is why it dips below one request per event as
 the rate climbs.
@@ -235,7 +235,7 @@ WebSocket frame's two-byte header is a little smaller than SSE's `id:` and `data
 lines plus the chunk length line; the difference is a dozen bytes.
 
 The audience is the other axis. Quadruple the clients while the stream is quiet and
-polling's server load quadruples with them (54 to 218 requests for the same 3
+polling's server load quadruples with them (52 to 203 requests for the same 3
 events); long polling's too, one request per client per event; SSE and WebSocket
 open one stream per client and then ask for nothing.
 """)
@@ -250,9 +250,9 @@ A view that re-fetches on a timer and calls itself "live" is the anti-pattern
 now measured both of its costs:
 
 - **the delay is set by the interval, not by the event**: half of it on average, all
-  of it at worst (the stored run: 537 ms mean, 1,000 ms worst for 1 s polling);
+  of it at worst (the stored run: 546 ms mean, 981 ms worst for 1 s polling);
 - **the load grows with the audience, not with the news**: every client asks every
-  interval, and while little happens most answers are empty (33 a minute per client
+  interval, and while little happens most answers are empty (29 a minute per client
   at 0.75 events a second; 60 a minute when nothing happens at all).
 
 Shortening the interval trades one for the other. Polling is still the right answer
@@ -339,7 +339,7 @@ report
 md(r"""
 ## Summary
 
-- Polling delays every event by half an interval on average (measured: 0.54 s for
+- Polling delays every event by half an interval on average (measured: 0.55 s for
   1 s polling) and costs a request per client per interval whatever happens; right
   when nobody is waiting, wrong when anyone is (**Polling Disguised as Real-time**).
 - Long polling pushes in milliseconds over plain request/response HTTP, at a full

@@ -794,7 +794,11 @@ def plot_delays(measurement: Measurement, title: str = "") -> Figure:
         share = [(i + 1) / len(ordered) for i in range(len(ordered))]
         ax.step(ordered, share, where="post", color=COLOURS[t], linewidth=2,
                 label=f"{t}: mean {s.delay_ms('mean'):.0f} ms, p95 {s.delay_ms(0.95):.0f} ms")
+    half = 500 * measurement.setup.poll_interval
+    ax.axvline(half, color="#57606a", linestyle=":", linewidth=1)
+    ax.annotate(" half the poll interval", (half, 0.04), fontsize=8, color="#57606a")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_xlabel("delivery delay (ms, log scale): published at the server -> parsed by a client")
     ax.set_ylabel("share of deliveries")
     ax.set_ylim(0, 1.02)
