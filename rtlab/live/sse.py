@@ -21,7 +21,9 @@ Faults and answers on command, for the lesson: ``cut()`` drops every stream
 (a network blip: the connection is reset), ``restart(log)`` drops them and
 swaps in a new log (the old one is lost, as after a deploy), ``fail(503)``
 answers every new request with an HTTP error, ``tell_clients_to_stop()``
-answers 204 (``EventSource`` then stops for good). Malformed requests get a
+answers 204 (``EventSource`` then stops for good). A reader that falls
+``MAX_QUEUED`` events behind is cut (it resumes from the log), so a stalled
+client cannot make the server buffer without limit. Malformed requests get a
 clear error (400 for a bad ``Last-Event-ID``, 405 for a wrong method) and
 every other stream keeps flowing. Each request is recorded with its time,
 status and ``Last-Event-ID`` (``server.requests``), so the request rate at the
@@ -68,7 +70,6 @@ __all__ = [
     "SSEServer",
     "failing_endpoint",
     "lost_and_duplicated",
-    "requests_per_second",
     "resume_demo",
 ]
 
@@ -96,19 +97,6 @@ class RequestRecord:
     status: int
     last_event_id: str | None
     method: str = "GET"
-
-
-def requests_per_second(
-    times: list[float], start: float, end: float, width: float = 0.1
-) -> list[float]:
-    """Requests per second in consecutive bins of ``width`` seconds from ``start`` to ``end``."""
-    count = max(1, round((end - start) / width))
-    bins = [0] * count
-    for t in times:
-        i = int((t - start) / width)
-        if 0 <= i < count:
-            bins[i] += 1
-    return [n / width for n in bins]
 
 
 class _Stream:
@@ -151,7 +139,8 @@ class _CollectingHandler(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
+        error = record.exc_info[1] if record.exc_info else None
+        self.sink.append(record.getMessage() + (f": {error}" if error else ""))
 
 
 class SSEServer:
@@ -174,7 +163,6 @@ class SSEServer:
         self.streams: set[_Stream] = set()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
         self._logger = logging.getLogger(f"rtlab.live.sse.{id(self)}")
         self._logger.propagate = False
@@ -223,9 +211,6 @@ class SSEServer:
         """Stop serving (every stream ends); raise any error the log hit meanwhile."""
         self._stopped = True
         forget(self.name, self)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         for stream in list(self.streams):
             stream.cut()
         if self._runner is not None:
@@ -242,28 +227,6 @@ class SSEServer:
         for stream in list(self.streams):
             stream.send(text)
         return text
-
-    def publish_every(
-        self, interval: float, make_data: Callable[[int], str], count: int | None = None
-    ) -> asyncio.Task[None]:
-        """Publish ``make_data(i)`` every ``interval`` s (``count`` times, or until stopped)."""
-
-        async def publisher() -> None:
-            i = 0
-            while count is None or i < count:
-                self.publish(make_data(i))
-                i += 1
-                await asyncio.sleep(interval)
-
-        task = asyncio.get_running_loop().create_task(publisher())
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.errors.append(task.exception())  # type: ignore[arg-type]
 
     # -- faults and answers ------------------------------------------------------------
     def cut(self) -> int:
@@ -322,7 +285,6 @@ class SSEServer:
             )
         if self.stopping_clients:
             return self._answer(204, last_id, "GET")
-        stream = _Stream(request)
         try:
             first = self.log.open(last_id)
         except ValueError as error:
@@ -332,6 +294,7 @@ class SSEServer:
             return self._answer(500, last_id, "GET", "the event log failed; see server.check()\n")
         # Subscribed in the same step as the replay was taken (no await in between), so an
         # event published while the replay is being written is queued, never lost.
+        stream = _Stream(request)
         self.streams.add(stream)
         self.requests.append(RequestRecord(self.elapsed(), 200, last_id))
         response = web.StreamResponse(headers=STREAM_HEADERS)
@@ -355,7 +318,7 @@ class SSEServer:
                     await response.write("".join(chunk).encode())
                 if len(chunk) < len(texts):
                     break
-        except (ConnectionError, aiohttp.ClientConnectionResetError):
+        except ConnectionError:  # aiohttp's ClientConnectionResetError is one too
             pass  # the client left or the stream was cut: ordinary life for a stream
         finally:
             self.streams.discard(stream)
@@ -395,7 +358,7 @@ class SSEServer:
         ]
 
     def check(self) -> None:
-        """Raise the errors the log or a publisher hit so far (and forget them)."""
+        """Raise the errors the log hit so far (and forget them)."""
         errors, self.errors = self.errors, []
         if len(errors) == 1:
             raise errors[0]
