@@ -41,7 +41,7 @@ if [[ -f "$stamp" && "$stamp" -nt "$js/package-lock.json" && "$stamp" -nt "$js/p
 fi
 
 echo "==> npm ci in js/ (yjs, y-websocket, ws, @y/websocket-server, as locked)"
-# --omit=optional: @y/websocket-server's optional LevelDB persistence needs a
-# native module; the course never uses it.
-(cd "$js" && npm ci --omit=optional --no-audit --no-fund --loglevel=error)
+# @y/websocket-server imports its optional LevelDB persistence (y-leveldb,
+# leveldown) even unused, so optional packages are installed too.
+(cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
 touch "$stamp"

@@ -94,3 +94,38 @@ def test_a_missing_trace_folder_says_where_it_looked(tmp_path, monkeypatch):
     assert reason is not None and str(tmp_path) in reason and "RTLAB_TRACES" in reason
     with pytest.raises(FileNotFoundError, match="not part of the course"):
         traces.load.__wrapped__("friendsforever")
+
+
+def test_the_relay_benchmark_carries_a_trace_prefix_through_every_server():
+    """The benchmark's machinery on 500 edits (figures come from `make bench`, not here)."""
+    import asyncio
+
+    from pycrdt import Doc
+
+    from rtlab.collab import bench, node
+
+    trace = need("automerge-paper")
+    short = traces.Trace(trace.name, trace.start, "", trace.txns[:500], 1, False)
+    updates = traces.author_sequential(short)
+    final: Doc = Doc()
+    for update in updates:
+        final.apply_update(update)
+
+    async def run_all():
+        results = {}
+        kinds = [k for k in bench.SERVERS if k != "node" or node.missing() is None]
+        for kind in kinds:
+            server = await bench.ServerProcess.start(kind)
+            try:
+                results[kind] = await bench.relay(server, updates, final.get_state())
+            finally:
+                await server.stop()
+        return results
+
+    results = asyncio.run(asyncio.wait_for(run_all(), 120))
+    for kind in ("course", "course-unmerged"):
+        result = results[kind]
+        assert result.converged and result.missing_chars == 0, result.row()
+        assert result.cpu_seconds is not None and result.cpu_seconds > 0
+    assert results["course-unmerged"].received == 500  # one message per update
+    assert "edits/s" in results["course"].row()

@@ -74,6 +74,10 @@ CLOSE_BUG = 1011  # internal error: the room logic raised
 UPDATE_PREFIX = bytes((protocol.SYNC, protocol.UPDATE))
 STEP2_PREFIX = bytes((protocol.SYNC, protocol.STEP2))
 ARROWS = {"in": "->", "out": "<-"}
+# pycrdt's merge_updates costs more than linear time in the number of updates
+# (measured: 100 small updates 0.24 ms, 1,000 12 ms, 5,000 218 ms), so runs are
+# merged in pieces of this many.
+MERGE_RUN = 64
 
 Outgoing = Iterable[tuple[Hashable, bytes]]
 
@@ -133,6 +137,7 @@ class SyncServer:
         save_delay: float,
         record: int,
         send_buffer: int | None,
+        merge_run: int,
     ) -> None:
         self.name = name
         self.room_factory = room
@@ -140,6 +145,7 @@ class SyncServer:
         self.max_queue_bytes = max_queue_bytes
         self.save_delay = save_delay
         self.send_buffer = send_buffer
+        self.merge_run = merge_run
         self.rooms: dict[str, RoomLogic] = {}
         self.members: dict[str, dict[Hashable, Peer]] = {}
         self.closes: list[tuple[int, str, int, str]] = []  # (peer, room, code, reason)
@@ -165,6 +171,7 @@ class SyncServer:
         save_delay: float = 0.5,
         record: int = 0,
         send_buffer: int | None = None,
+        merge_run: int = MERGE_RUN,
         **serve_options: Any,
     ) -> SyncServer:
         """Serve on ``127.0.0.1`` (a free port), replacing any sync server of that name.
@@ -173,7 +180,9 @@ class SyncServer:
         a folder for persistence (None: rooms live in memory only); ``record``:
         keep the last N messages in :attr:`log` for a timeline; ``send_buffer``:
         the kernel's send buffer per connection in bytes (None: the OS default,
-        which grows to megabytes and hides a slow reader). ``serve_options``
+        which grows to megabytes and hides a slow reader); ``merge_run``: how many
+        queued updates may go out merged as one (1: one message per update).
+        ``serve_options``
         go to ``websockets`` (e.g. ``ping_interval``, ``max_size``).
         """
         folder = Path(store) if store is not None else None
@@ -182,7 +191,7 @@ class SyncServer:
         server = cls(
             name, room or solution_room(), folder,
             max_queue_bytes=max_queue_bytes, save_delay=save_delay, record=record,
-            send_buffer=send_buffer,
+            send_buffer=send_buffer, merge_run=merge_run,
         )
         await register(name, server)
         # No permessage-deflate unless asked: Yjs updates are compact binary already,
@@ -333,7 +342,7 @@ class SyncServer:
         peer.queued_bytes += len(message)
         peer.most_queued_bytes = max(peer.most_queued_bytes, peer.queued_bytes)
         if peer.queued_bytes > peer.next_check:
-            compact(peer)
+            compact(peer, self.merge_run)
             # A sync step 2 may be big (it carries the whole document to a newcomer)
             # and is sent once per connection; a backlog beyond it means the client
             # does not keep up.
@@ -365,7 +374,7 @@ class SyncServer:
             await peer.ready.wait()
             peer.ready.clear()
             while peer.queue and not peer.cut:
-                message = take_next(peer)
+                message = take_next(peer, self.merge_run)
                 half = self.max_queue_bytes // 2
                 peer.next_check = min(
                     peer.next_check, max(self.max_queue_bytes, peer.queued_bytes + half)
@@ -441,18 +450,18 @@ def merge_run(peer: Peer, run: list[bytes]) -> bytes:
     return protocol.sync_update(merge_updates(*payloads))
 
 
-def take_next(peer: Peer) -> bytes:
-    """Pop the next message to send; a run of queued updates goes out merged as one."""
-    run = []
-    while peer.queue and peer.queue[0].startswith(UPDATE_PREFIX):
+def take_next(peer: Peer, most: int) -> bytes:
+    """Pop the next message to send; a run of up to ``most`` queued updates goes out as one."""
+    run: list[bytes] = []
+    while peer.queue and peer.queue[0].startswith(UPDATE_PREFIX) and len(run) < most:
         run.append(peer.queue.popleft())
     taken = run or [peer.queue.popleft()]
     peer.queued_bytes -= sum(map(len, taken))
     return merge_run(peer, taken)
 
 
-def compact(peer: Peer) -> None:
-    """Merge each run of queued sync updates into one update (same effect, fewer bytes)."""
+def compact(peer: Peer, most: int) -> None:
+    """Merge runs of up to ``most`` queued sync updates into one (same effect, fewer bytes)."""
     merged: deque[bytes] = deque()
     run: list[bytes] = []
 
@@ -464,6 +473,8 @@ def compact(peer: Peer) -> None:
     for message in peer.queue:
         if message.startswith(UPDATE_PREFIX):
             run.append(message)
+            if len(run) == most:
+                flush()
         else:
             flush()
             merged.append(message)

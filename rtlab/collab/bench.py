@@ -1,0 +1,367 @@
+"""Relay benchmark: a 259,778-edit editing trace through three Yjs sync servers, side by side.
+
+``bench_collab()`` replays the automerge-paper trace (one Yjs update per edit,
+typed once and cached) from a sender to a receiver through, in one run:
+
+(a) the course's :class:`~rtlab.collab.server.SyncServer` with the reference room logic,
+    as configured by default (a backlog of updates goes out merged, up to 64 in one
+    message) and with one message per update (``merge_run=1``), like the others;
+(b) pycrdt-websocket's ``WebsocketServer`` as shipped (with a channel adapter
+    for websockets' ``ServerConnection``);
+(c) the Node.js reference server, ``@y/websocket-server`` (if node is installed).
+
+Each server runs in its own process on 127.0.0.1, so its CPU time is its own;
+the sender and the receiver share this process (as two clients of one
+machine would share it). The sender writes every update as fast as the
+server takes them and drains whatever comes back (pycrdt-websocket and the
+Node server echo each update to its sender too); the receiver applies what it
+gets to a pycrdt ``Doc``. Reported per server: edits per second from the first
+send until the receiver's document holds every edit, the time for that, the
+messages the receiver got (the course's server merges a backlog into fewer
+messages), updates lost on the way, and server CPU per edit.
+
+Run it: ``python -m rtlab.collab.bench`` (``--edits N`` for a prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pycrdt import Doc, Text
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from rtlab import course
+from rtlab.collab import node, protocol, traces
+
+__all__ = ["RelayResult", "bench_collab", "relay", "trace_updates"]
+
+TRACE = "automerge-paper"
+QUIET_LIMIT = 10.0  # seconds without a message before the receiver gives up
+SERVERS = ("course", "course-unmerged", "pycrdt-websocket", "node")
+
+
+# -- the edits ----------------------------------------------------------------
+def cache_dir() -> Path:
+    return course.root() / ".rtlab" / "cache"
+
+
+def trace_updates(name: str = TRACE) -> tuple[list[bytes], str]:
+    """One Yjs update per edit of trace ``name`` (cached in .rtlab/cache), and how made."""
+    source = traces.traces_dir() / f"{name}.json.gz"
+    reason = traces.missing(name)
+    if reason:
+        raise FileNotFoundError(reason)
+    cached = cache_dir() / f"{name}-{source.stat().st_size}.yupdates"
+    how = f"cached in {cached.relative_to(course.root())}"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(cached.name + ".tmp")
+        started = time.perf_counter()
+        if node.missing() is None:
+            import subprocess
+
+            subprocess.run(
+                ["node", str(node.js_dir() / "trace-updates.mjs"), str(source), str(partial)],
+                check=True, capture_output=True,
+            )
+            maker = "yjs (Node)"
+        else:
+            updates = traces.author_sequential(traces.load(name))
+            partial.write_bytes(b"".join(protocol.varbytes(u) for u in updates))
+            maker = "pycrdt"
+        os.replace(partial, cached)
+        how = f"typed by {maker} in {time.perf_counter() - started:.1f} s, then {how}"
+    data = cached.read_bytes()
+    updates, pos = [], 0
+    while pos < len(data):
+        update, pos = protocol.read_varbytes(data, pos, "a cached update")
+        updates.append(update)
+    return updates, how
+
+
+# -- the servers, each in a process of its own ------------------------------------
+class WebsocketsChannel:
+    """pycrdt-websocket's ``Channel`` over a websockets 17 ``ServerConnection``."""
+
+    def __init__(self, conn: ServerConnection) -> None:
+        self.conn = conn
+
+    @property
+    def path(self) -> str:
+        return self.conn.request.path if self.conn.request else "/"
+
+    async def send(self, message: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self.conn.send(message)
+
+    async def recv(self) -> bytes:
+        message = await self.conn.recv()
+        return message if isinstance(message, bytes) else message.encode()
+
+    def __aiter__(self) -> WebsocketsChannel:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+
+async def serve_until_stdin_closes(kind: str) -> None:
+    """Run server ``kind`` on 127.0.0.1; print its port; on EOF print its CPU seconds."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.readline() else None)
+    if kind.startswith("course"):
+        from rtlab.collab.server import SyncServer
+
+        merge_run = 1 if kind == "course-unmerged" else 64
+        server = await SyncServer.start("bench", max_size=None, merge_run=merge_run)
+        print(json.dumps({"port": server.port}), flush=True)
+        await stop.wait()
+        await server.stop()
+    else:
+        from pycrdt.websocket import WebsocketServer
+
+        yserver = WebsocketServer()  # as shipped
+        task = asyncio.create_task(yserver.start())
+        await yserver.started.wait()
+
+        async def handler(conn: ServerConnection) -> None:
+            await yserver.serve(WebsocketsChannel(conn))
+
+        async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as ws:
+            print(json.dumps({"port": ws.sockets[0].getsockname()[1]}), flush=True)
+            await stop.wait()
+        await yserver.stop()
+        task.cancel()
+    print(json.dumps({"cpu": time.process_time()}), flush=True)
+
+
+@dataclass
+class ServerProcess:
+    kind: str
+    process: asyncio.subprocess.Process
+    port: int
+
+    @classmethod
+    async def start(cls, kind: str) -> ServerProcess:
+        if kind == "node":
+            command = ["node", str(node.js_dir() / "bench-server.mjs")]
+        else:
+            command = [sys.executable, "-m", "rtlab.collab.bench", "--serve", kind]
+        with tempfile.TemporaryFile() as errors:  # a file: a pipe nobody reads could fill up
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=errors, cwd=course.root(),
+            )
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            if not line:
+                await process.wait()
+                errors.seek(0)
+                said = errors.read().decode(errors="replace")[-1500:]
+                raise RuntimeError(f"the {kind} server did not start:\n{said}")
+        return cls(kind, process, json.loads(line)["port"])
+
+    def cpu(self) -> float | None:
+        """CPU seconds used so far (Linux /proc), None where that cannot be read."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    async def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+# -- the clients ----------------------------------------------------------------------
+@dataclass
+class RelayResult:
+    server: str
+    edits: int
+    seconds: float  # first send until the receiver holds every edit (or gave up)
+    send_seconds: float
+    received: int  # messages the receiver got
+    converged: bool
+    missing_chars: int  # inserted characters (Yjs items) the receiver never integrated
+    total_chars: int
+    cpu_seconds: float | None
+    fresh_client_complete: bool | None = None  # after a loss: does a new client get it all?
+
+    @property
+    def rate(self) -> float:
+        return self.edits / self.seconds if self.converged else 0.0
+
+    def row(self) -> str:
+        cpu = f"{self.cpu_seconds / self.edits * 1e6:6.0f} us" if self.cpu_seconds else "     n/a"
+        if self.converged:
+            outcome = f"{self.rate:>8,.0f} edits/s  converged in {self.seconds:6.2f} s"
+        else:
+            outcome = (
+                f"NOT converged: {self.edits - self.received:,} updates never relayed; receiver "
+                f"lacks {self.missing_chars:,} of {self.total_chars:,} inserted chars"
+            )
+        return (
+            f"  {self.server:<17}{outcome}   {self.received:>8,} messages   server CPU/edit {cpu}"
+        )
+
+
+async def handshake(url: str, doc: Doc[Any]) -> ClientConnection:
+    """Connect and finish the sync handshake (the server's step 2 has arrived)."""
+    ws = await connect(url, proxy=None, max_size=None, compression=None, open_timeout=10)
+    await ws.send(protocol.sync_step1(doc.get_state()))
+    while True:
+        message = protocol.parse(await ws.recv(), check_update=False)  # type: ignore[arg-type]
+        if message.kind == "step1":
+            await ws.send(protocol.sync_step2(doc.get_update(message.payload)))
+        elif message.kind == "step2":
+            doc.apply_update(message.payload)
+            return ws
+
+
+async def drain(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
+
+
+async def relay(server: ServerProcess, updates: list[bytes], final_state: bytes) -> RelayResult:
+    """Send every update through ``server`` and time the receiver until it has them all."""
+    room = f"ws://127.0.0.1:{server.port}/bench-{server.kind}"
+    receiver_doc: Doc[Any] = Doc(client_id=2)
+    receiver = await handshake(room, receiver_doc)
+    sender = await handshake(room, Doc(client_id=3))
+    echo = asyncio.create_task(drain(sender))
+    messages = [protocol.sync_update(u) for u in updates]
+    received = 0
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        nonlocal received
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                try:
+                    frame = await asyncio.wait_for(receiver.recv(), QUIET_LIMIT)
+                except TimeoutError:
+                    return
+                message = protocol.parse(frame, check_update=False)  # type: ignore[arg-type]
+                if message.kind in ("update", "step2"):
+                    received += 1
+                    receiver_doc.apply_update(message.payload)
+                    if receiver_doc.get_state() == final_state:
+                        done.set()
+                        return
+
+    cpu_before = server.cpu()
+    started = time.perf_counter()
+    receiving = asyncio.create_task(receive())
+    for message in messages:
+        await sender.send(message)
+    sent = time.perf_counter() - started
+    await receiving
+    seconds = time.perf_counter() - started
+    cpu_after = server.cpu()
+    converged = done.is_set()
+    if not converged:
+        seconds -= QUIET_LIMIT  # the wait for nothing is not part of the run
+    have = sum(protocol.decode_state_vector(receiver_doc.get_state()).values())
+    total = sum(protocol.decode_state_vector(final_state).values())
+    result = RelayResult(
+        server.kind, len(updates), seconds, sent, received, converged,
+        missing_chars=total - have, total_chars=total,
+        cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+    )
+    for ws in (sender, receiver):
+        await ws.close()
+    echo.cancel()
+    if not converged:  # the room itself may still have everything: ask as a new client
+        fresh_doc: Doc[Any] = Doc(client_id=4)
+        fresh = await handshake(room, fresh_doc)
+        result.fresh_client_complete = fresh_doc.get_state() == final_state
+        await fresh.close()
+    return result
+
+
+async def run_all(edits: int | None) -> tuple[list[RelayResult], str, int]:
+    updates, how = trace_updates()
+    if edits is not None:
+        updates = updates[:edits]
+    final: Doc[Any] = Doc()
+    text = final.get("text", type=Text)
+    for update in updates:
+        final.apply_update(update)
+    final_state = final.get_state()
+    results = []
+    kinds = [k for k in SERVERS if k != "node" or node.missing() is None]
+    for kind in kinds:
+        server = await ServerProcess.start(kind)
+        try:
+            results.append(await relay(server, updates, final_state))
+        finally:
+            await server.stop()
+    return results, how, len(str(text))
+
+
+def bench_collab(edits: int | None = None) -> list[RelayResult]:
+    """Print (and return) the relay figures of every server on this machine."""
+    reason = traces.missing(TRACE)
+    if reason:
+        print(f"Collaboration relay benchmark skipped: {reason}")
+        return []
+    results, how, chars = asyncio.run(run_all(edits))
+    count = results[0].edits if results else 0
+    print(f"Yjs relay: {count:,} edits of the {TRACE} trace (one update each; {how}), "
+          f"sender -> server -> receiver on 127.0.0.1, final text {chars:,} chars")
+    for result in results:
+        print(result.row())
+        if result.fresh_client_complete is not None:
+            verdict = "has every edit" if result.fresh_client_complete else "lacks edits too"
+            print(f"  {'':<17}(a client joining afterwards: the room {verdict})")
+    if node.missing() is not None:
+        print(f"  node              skipped: {node.missing()}")
+    course_run = next((r for r in results if r.server == "course"), None)
+    pycrdt_run = next((r for r in results if r.server == "pycrdt-websocket"), None)
+    if course_run and pycrdt_run:
+        faster = course_run.converged and (
+            not pycrdt_run.converged or course_run.seconds <= pycrdt_run.seconds
+        )
+        print(f"  course server no slower than pycrdt-websocket: {'yes' if faster else 'NO'}")
+    print(f"  {traces.ATTRIBUTION}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rtlab.collab.bench", description=__doc__)
+    parser.add_argument("--edits", type=int, default=None, help="replay only the first N edits")
+    parser.add_argument("--serve", choices=SERVERS[:3], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(serve_until_stdin_closes(args.serve))
+        return 0
+    bench_collab(args.edits)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
