@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import statistics
 
@@ -63,6 +64,7 @@ def test_idle_polls_are_the_requests_that_carried_nothing():
     # One event in 2 s: each client gets it in exactly one poll; every other poll is idle.
     setup = Setup(rate=0.5, clients=3, duration=2.0, poll_interval=0.25, hold=0.3, seed=2)
     m = run(measure(setup, name="t-transports-idle"))
+    assert gc.isenabled(), "the collector, paused while measuring, is back on"
     polling, long_polling = m["polling"], m["long-polling"]
     assert polling.events == 1 and polling.delivered == 3
     assert polling.idle == polling.requests - 3 >= 3 * 6

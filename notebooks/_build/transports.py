@@ -151,12 +151,12 @@ md(r"""
 Every client got every event exactly once, on all four transports. What differs is
 *when*. With polling, an event waits for the next poll: somewhere between nothing and
 a whole interval, **half an interval on average**. The run stored here measured a
-mean of 546 ms and a p95 of 949 ms for 1 s polling, what that argument predicts; no
+mean of 526 ms and a p95 of 948 ms for 1 s polling, what that argument predicts; no
 tuning of the server changes it, because the delay is set by the client's timer, not
 by the event.
 
 The three push transports delivered in milliseconds (stored run, on a busy machine:
-means of 26-33 ms, p95 67-73 ms; on an idle one we measured 4-7 ms). Most of that is
+means of 7-13 ms, p95 22-30 ms; on an idle one we measured 4-7 ms). Most of that is
 our 40 Python clients taking turns in one process: a browser per user would see
 about a millisecond on loopback, plus the network. Long polling is as quick as the
 others here because every client was already waiting with a request open; the gap
@@ -171,16 +171,16 @@ md(r"""
 ## What each costs
 
 The same four servers, now at three update rates (a quiet dashboard at one event
-every second or two, a busy one at two a second, a ticker at eight a second) with 10
+a second, a busy one at two a second, a ticker at eight a second) with 10
 clients each, and the quiet one again with 40 clients. The four runs go at once, to
 save time: that spoils their delays (the CPU is shared), but not the counts. (About
-six seconds.)
+five seconds.)
 """)
 
 code(r"""
 sweep = await measure_many([
     Setup(rate=rate, clients=clients, duration=duration, seed=SEED)
-    for rate, clients, duration in ((0.75, 10, 4), (2, 10, 4), (8, 10, 3), (0.75, 40, 4))
+    for rate, clients, duration in ((1, 10, 3), (2, 10, 3), (8, 10, 3), (1, 40, 3))
 ])
 by_rate = [m for m in sweep if m.setup.clients == 10]
 plot_costs(by_rate, title="Cost per delivered event, 10 clients per transport")
@@ -194,7 +194,7 @@ for t in TRANSPORTS:
           + "".join(f"{m[t].cpu_us_per_event:8.0f}" for m in by_rate))
 
 quiet, crowd = sweep[0], sweep[3]
-print(f"\nWhile the stream is quiet ({quiet.setup.rate:g} events/s), each polling client "
+print(f"\nWhile the stream is quiet ({quiet.setup.rate:g} per second), each polling client "
       f"gets {quiet['polling'].idle_per_minute_per_client:.0f} empty answers a minute.")
 print(f"Requests at the server during the quiet run ({quiet['polling'].events} events), "
       "10 -> 40 clients:")
@@ -203,7 +203,7 @@ for t in TRANSPORTS:
 
 slow, busy = by_rate[0], by_rate[-1]
 assert slow["polling"].requests_per_event > 1.0, "quiet: more polls than events"
-assert slow["polling"].idle_per_minute_per_client > 15, "quiet: many polls come back empty"
+assert slow["polling"].idle_per_minute_per_client > 10, "quiet: many polls come back empty"
 assert busy["polling"].requests_per_event < 0.5, "busy: a poll carries several events"
 for m in by_rate:
     assert m["sse"].requests == m["websocket"].requests == 10, "one request per client, ever"
@@ -216,26 +216,26 @@ assert 3 < ratio < 5, "polling's load grows with the audience, not with the news
 md(r"""
 Read the panels from left to right. **Polling** makes the same number of requests
 whatever happens, so per event it is expensive when the stream is quiet (stored run:
-1.7 requests and 620 bytes per event at 0.75 events a second, with 29 empty answers
-per client per minute) and cheap when it is busy (0.19 requests and 125 bytes per
+1.3 requests and 470 bytes per event at one event a second, with 27 empty answers
+per client per minute) and cheap when it is busy (0.16 requests and 116 bytes per
 event at eight a second: one poll carries several events). What never gets cheaper
 is the delay: half an interval, at every rate.
 
 **Long polling** pays one request and one response per delivery: about one request
 and 400 bytes per event, three to four times SSE's bytes, and more server CPU per
-event at every rate (347 against 129 us at eight a second in the stored run; 1.6 to 4
+event at every rate (320 against 84 us at eight a second in the stored run; 1.6 to 4
 times SSE's across our runs): every event is a full HTTP exchange. Only an event that arrives while the next request is on its way
 shares an answer with another, which is why it dips below one request per event as
 the rate climbs.
 
 **SSE and WebSocket** pay one request per client for the whole run (here 3-4 s; over
-an hour it rounds to nothing) and then only the event itself: at eight a second, 98
+an hour it rounds to nothing) and then only the event itself: at eight a second, 97
 and 81 bytes per event for a 62-byte payload, and the least server CPU. The
 WebSocket frame's two-byte header is a little smaller than SSE's `id:` and `data:`
 lines plus the chunk length line; the difference is a dozen bytes.
 
 The audience is the other axis. Quadruple the clients while the stream is quiet and
-polling's server load quadruples with them (52 to 203 requests for the same 3
+polling's server load quadruples with them (38 to 152 requests for the same 3
 events); long polling's too, one request per client per event; SSE and WebSocket
 open one stream per client and then ask for nothing.
 """)
@@ -250,10 +250,10 @@ A view that re-fetches on a timer and calls itself "live" is the anti-pattern
 now measured both of its costs:
 
 - **the delay is set by the interval, not by the event**: half of it on average, all
-  of it at worst (the stored run: 546 ms mean, 981 ms worst for 1 s polling);
+  of it at worst (the stored run: 526 ms mean, 981 ms worst for 1 s polling);
 - **the load grows with the audience, not with the news**: every client asks every
-  interval, and while little happens most answers are empty (29 a minute per client
-  at 0.75 events a second; 60 a minute when nothing happens at all).
+  interval, and while little happens many answers are empty (27 a minute per client
+  at one event a second; 60 a minute when nothing happens at all).
 
 Shortening the interval trades one for the other. Polling is still the right answer
 when nobody is waiting: a nightly report, a parcel's status, a weather widget. Poll
@@ -339,7 +339,7 @@ report
 md(r"""
 ## Summary
 
-- Polling delays every event by half an interval on average (measured: 0.55 s for
+- Polling delays every event by half an interval on average (measured: 0.53 s for
   1 s polling) and costs a request per client per interval whatever happens; right
   when nobody is waiting, wrong when anyone is (**Polling Disguised as Real-time**).
 - Long polling pushes in milliseconds over plain request/response HTTP, at a full
