@@ -65,7 +65,8 @@ def test_feedback_names_the_profile_the_answer_what_was_acceptable_and_the_cost(
     assert "'live ops dashboard'" in finding.observed and "returned 'polling'" in finding.observed
     # Polling every 2 s for 200 clients: 6,000 requests a minute, most of them empty.
     assert "6,000 requests a minute" in finding.observed
-    assert finding.expected.startswith("'sse'.")
+    assert finding.expected == "'sse' for this feature"
+    assert "Instead: Only the server talks, and users wait: SSE" in finding.observed
     assert report.finding("websocket-for-everything").status == "passed"
 
 

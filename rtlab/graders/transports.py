@@ -274,8 +274,9 @@ def verdicts(case: Case) -> dict[str, str]:
         return {}
     id = (POLLING_AS_REALTIME if RANK[case.answer] < min(RANK[a] for a in ok)
           else WEBSOCKET_FOR_EVERYTHING)
+    _, reason = acceptable(case.profile)
     return {id: f"{where}, choose_transport returned {case.answer!r}. "
-                f"{why_wrong(case.answer, case.profile)}"}
+                f"{why_wrong(case.answer, case.profile)} Instead: {reason}"}
 
 
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
@@ -297,9 +298,8 @@ def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
             finding.status, finding.observed = "not reached", "no profile for these seeds"
         elif failures[id]:
             first, observed = failures[id][0]
-            ok, reason = acceptable(first.profile)
             finding.status, finding.seed, finding.observed = "failed", first.seed, observed
-            finding.expected = f"{_listed(ok)}. {reason}"
+            finding.expected = f"{_listed(acceptable(first.profile)[0])} for this feature"
             finding.timeline = [
                 f"{len(failures[id])} of {runs} profiles failed this check:",
                 *(f"seed {c.seed:>4}  {c.profile.feature:<36} "
