@@ -29,32 +29,32 @@ that they ask of the network and of your code:
     reconnection, resume, authentication of the upgrade; and some proxies and
     corporate networks do not let the upgrade through.
 
-How to choose (the course's rules; the grader holds you to them):
+How to choose (the course's rules, applied in this order; the grader holds
+you to them):
 
 1. **Is anyone waiting?** If users would not notice a delay of a minute or
    more (a nightly report, a parcel's status, a weather widget), poll, every
    minute or every few: plain requests, nothing held open. A connection held
    open per client for news nobody waits for is the wrong trade; through
    proxies it even needs a keep-alive every 15-30 s, more traffic than the polls.
-2. **Does the client talk too?** If the client also sends a stream of small
+2. **Plain HTTP only?** If the path to your users passes only ordinary
+   request/response HTTP (``http_only``: proxies that block the WebSocket
+   upgrade and buffer streaming responses, as some corporate networks and
+   hosting platforms do), a push has to be long polling, whichever way the
+   messages go: it is what Socket.IO falls back to.
+3. **Does the client talk too?** If the client also sends a stream of small
    messages on the same channel (chat with typing indicators, collaborative
    edits, cursor moves, game input), use a WebSocket: with anything else, every
    client message is an HTTP request of its own, headers and all. Occasional
    actions beside a feed (a like, a form) do not count: those are ordinary
    requests next to a push stream.
-3. **Otherwise only the server talks: push with SSE.** It is the simplest
+4. **Otherwise only the server talks: push with SSE.** It is the simplest
    push, with reconnection and resume built in. Polling would make the users
    who wait wait (``polling-as-realtime``); a WebSocket would work, but is
    machinery you do not need (``websocket-for-everything``). One exception:
    binary payloads (audio, images, CRDT updates) would have to be base64 in
    SSE, a third bigger, so for them a WebSocket with binary frames is just as
    right.
-4. **Plain HTTP only?** If the path to your users passes only ordinary
-   request/response HTTP (``http_only``: proxies that block the WebSocket
-   upgrade and buffer streaming responses, as some corporate networks and
-   hosting platforms do), a push has to be long polling, whichever way the
-   messages go: it is what Socket.IO falls back to. Rule 1 still comes first:
-   if nobody is waiting, poll.
 
 Rank the four as above: polling < long-polling < sse < websocket. Choosing
 below what a feature needs leaves users waiting or pays a request per message:
