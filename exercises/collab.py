@@ -5,7 +5,7 @@ CRDT: concurrent edits merge, in any order, duplicates are harmless); what
 you write is how those copies talk through a server, with the protocol the
 JavaScript Yjs client speaks (y-websocket), so your room serves browsers too.
 
-Every message is a y-protocols message (``parse`` below reads one for you):
+Every message is a y-protocols message (``parse`` reads one for you):
 
 - **sync step 1** carries a *state vector* ("here is what I have");
 - **sync step 2** answers it with an update holding exactly what the asker
@@ -58,90 +58,32 @@ Lesson:           notebooks/09-collaboration.ipynb
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 
 from pycrdt import (  # noqa: F401  (what you will need)
     Awareness,
-    Decoder,
     Doc,
-    YMessageType,
-    YSyncMessageType,
+    TransactionEvent,
     create_awareness_message,
     create_sync_message,
-    create_update_message,
-    get_state,
-    write_message,
 )
 
+from rtlab.collab.protocol import (  # noqa: F401  (given: reading and building messages)
+    decode_awareness,
+    parse,
+    sync_step2,
+    sync_update,
+)
+
+# parse(message) -> Message with .kind ("step1", "step2", "update" or "awareness") and
+#     .payload (a state vector, an update, or an awareness update); it raises ValueError
+#     (ProtocolError) for anything malformed, before you have touched anything.
+# create_sync_message(doc) -> sync step 1 with doc's state vector ("here is what I have").
+# sync_step2(update), sync_update(update) -> the other two sync messages.
+# create_awareness_message(payload) -> an awareness message.
+# decode_awareness(payload) -> [AwarenessEntry(client_id, clock, state)], state None: gone.
+
 Outgoing = list[tuple[Hashable, bytes]]  # (client, message) pairs to send
-
-# -- given: reading and building messages ---------------------------------------------
-
-KINDS = {
-    YSyncMessageType.SYNC_STEP1: "step1",
-    YSyncMessageType.SYNC_STEP2: "step2",
-    YSyncMessageType.SYNC_UPDATE: "update",
-}
-
-
-def create_step2_message(update: bytes) -> bytes:
-    """A sync step 2 message: the answer to a step 1, carrying what the asker lacks."""
-    return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
-
-
-def parse(message: bytes) -> tuple[str, bytes]:
-    """Split a y-protocols message into its kind and payload, checking it all.
-
-    Kinds: ``"step1"`` (payload: a state vector), ``"step2"`` and ``"update"``
-    (payload: a document update), ``"awareness"`` (payload: an awareness
-    update). Raises ``ValueError`` for anything else: empty, truncated, an
-    unknown type, or a payload that does not decode.
-    """
-    try:
-        decoder = Decoder(message)
-        kind = decoder.read_var_uint()
-        sync = decoder.read_var_uint() if kind == YMessageType.SYNC else None
-        payload = decoder.read_message()
-    except (IndexError, RuntimeError):
-        raise ValueError(f"truncated message ({len(message)} bytes)") from None
-    if payload is None or decoder.length != 0:
-        raise ValueError(
-            f"malformed message: the payload does not fill its {len(message)} bytes exactly"
-        )
-    if kind == YMessageType.AWARENESS:
-        awareness_entries(payload)  # raises ValueError if it does not decode
-        return "awareness", payload
-    if kind != YMessageType.SYNC or sync not in KINDS:
-        raise ValueError(f"unknown message type {kind}" + (f"/{sync}" if sync is not None else ""))
-    name = KINDS[YSyncMessageType(sync)]
-    if name == "step1":
-        Doc().get_update(payload)  # a state vector that does not decode raises ValueError
-    else:
-        get_state(payload)  # an update that does not decode raises ValueError
-    return name, payload
-
-
-def awareness_entries(payload: bytes) -> dict[int, str]:
-    """The awareness client ids of an awareness update, each with its JSON state
-    (``"null"`` when that client is gone). Raises ``ValueError`` if malformed."""
-    try:
-        decoder = Decoder(payload)
-        entries = {}
-        for _ in range(decoder.read_var_uint()):
-            client_id = decoder.read_var_uint()
-            decoder.read_var_uint()  # clock
-            state = decoder.read_var_string()
-            json.loads(state)
-            entries[client_id] = state
-    except (IndexError, RuntimeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError(f"malformed awareness update ({len(payload)} bytes)") from None
-    if decoder.length != 0:
-        raise ValueError("malformed awareness update: trailing bytes")
-    return entries
-
-
-# -- yours ------------------------------------------------------------------------------
 
 
 class Room:

@@ -27,85 +27,19 @@ connection goes, tells everyone that its ids are gone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 
 from pycrdt import (
     Awareness,
-    Decoder,
     Doc,
     TransactionEvent,
-    YMessageType,
-    YSyncMessageType,
     create_awareness_message,
     create_sync_message,
-    create_update_message,
-    get_state,
-    write_message,
 )
 
+from rtlab.collab.protocol import decode_awareness, parse, sync_step2, sync_update
+
 Outgoing = list[tuple[Hashable, bytes]]  # (client, message) pairs to send
-KINDS = {
-    YSyncMessageType.SYNC_STEP1: "step1",
-    YSyncMessageType.SYNC_STEP2: "step2",
-    YSyncMessageType.SYNC_UPDATE: "update",
-}
-
-
-def create_step2_message(update: bytes) -> bytes:
-    """A sync step 2 message: the answer to a step 1, carrying what the asker lacks."""
-    return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
-
-
-def parse(message: bytes) -> tuple[str, bytes]:
-    """Split a y-protocols message into its kind and payload, checking it all.
-
-    Kinds: ``"step1"`` (payload: a state vector), ``"step2"`` and ``"update"``
-    (payload: a document update), ``"awareness"`` (payload: an awareness
-    update). Raises ``ValueError`` for anything else: empty, truncated, an
-    unknown type, or a payload that does not decode.
-    """
-    try:
-        decoder = Decoder(message)
-        kind = decoder.read_var_uint()
-        sync = decoder.read_var_uint() if kind == YMessageType.SYNC else None
-        payload = decoder.read_message()
-    except (IndexError, RuntimeError):
-        raise ValueError(f"truncated message ({len(message)} bytes)") from None
-    if payload is None or decoder.length != 0:
-        raise ValueError(
-            f"malformed message: the payload does not fill its {len(message)} bytes exactly"
-        )
-    if kind == YMessageType.AWARENESS:
-        awareness_entries(payload)  # raises ValueError if it does not decode
-        return "awareness", payload
-    if kind != YMessageType.SYNC or sync not in KINDS:
-        raise ValueError(f"unknown message type {kind}" + (f"/{sync}" if sync is not None else ""))
-    name = KINDS[YSyncMessageType(sync)]
-    if name == "step1":
-        Doc().get_update(payload)  # a state vector that does not decode raises ValueError
-    else:
-        get_state(payload)  # an update that does not decode raises ValueError
-    return name, payload
-
-
-def awareness_entries(payload: bytes) -> dict[int, str]:
-    """The awareness client ids of an awareness update, each with its JSON state
-    (``"null"`` when that client is gone). Raises ``ValueError`` if malformed."""
-    try:
-        decoder = Decoder(payload)
-        entries = {}
-        for _ in range(decoder.read_var_uint()):
-            client_id = decoder.read_var_uint()
-            decoder.read_var_uint()  # clock
-            state = decoder.read_var_string()
-            json.loads(state)
-            entries[client_id] = state
-    except (IndexError, RuntimeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError(f"malformed awareness update ({len(payload)} bytes)") from None
-    if decoder.length != 0:
-        raise ValueError("malformed awareness update: trailing bytes")
-    return entries
 
 
 class Room:
@@ -136,24 +70,24 @@ class Room:
         return out
 
     def receive(self, client: Hashable, message: bytes) -> Outgoing:
-        kind, payload = parse(message)  # ValueError before anything changes
+        parsed = parse(message)  # a ValueError (ProtocolError) before anything changes
         self.members.add(client)
         others = [c for c in self.members if c != client]
-        if kind == "step1":  # the client asks for what it lacks: only that
-            return [(client, create_step2_message(self.doc.get_update(payload)))]
-        if kind == "awareness":
+        if parsed.kind == "step1":  # the client asks for what it lacks: only that
+            return [(client, sync_step2(self.doc.get_update(parsed.payload)))]
+        if parsed.kind == "awareness":
             mine = self.owned.setdefault(client, set())
-            for client_id, state in awareness_entries(payload).items():
-                if state == "null":
-                    mine.discard(client_id)
+            for entry in decode_awareness(parsed.payload):
+                if entry.state is None:  # a goodbye
+                    mine.discard(entry.client_id)
                 else:
-                    mine.add(client_id)
-            self.awareness.apply_awareness_update(payload, client)
+                    mine.add(entry.client_id)
+            self.awareness.apply_awareness_update(parsed.payload, client)
             return [(c, message) for c in others]
         # step 2 or update: merge it, then relay what it changed (nothing for a duplicate)
         self._changed.clear()
-        self.doc.apply_update(payload)
-        return [(c, create_update_message(u)) for u in self._changed for c in others]
+        self.doc.apply_update(parsed.payload)
+        return [(c, sync_update(u)) for u in self._changed for c in others]
 
     def leave(self, client: Hashable) -> Outgoing:
         self.members.discard(client)
@@ -185,14 +119,14 @@ class Client:
         self.online = False
 
     def receive(self, message: bytes) -> list[bytes]:
-        kind, payload = parse(message)
-        if kind == "step1":  # the room asks for what it lacks, offline edits included
-            return [create_step2_message(self.doc.get_update(payload))]
-        if kind in ("step2", "update"):
-            self.doc.apply_update(payload)
+        parsed = parse(message)
+        if parsed.kind == "step1":  # the room asks for what it lacks, offline edits included
+            return [sync_step2(self.doc.get_update(parsed.payload))]
+        if parsed.kind in ("step2", "update"):
+            self.doc.apply_update(parsed.payload)
         return []  # awareness is the caller's business
 
     def local_update(self, update: bytes) -> list[bytes]:
         if not self.online:
             return []  # kept in self.doc: the room's next step 1 asks for it
-        return [create_update_message(update)]
+        return [sync_update(update)]

@@ -38,7 +38,6 @@ server restarts). A notebook can build small worlds by hand::
 from __future__ import annotations
 
 import heapq
-import json
 import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -47,18 +46,17 @@ from typing import Any, Literal
 
 from pycrdt import (
     Awareness,
-    Decoder,
     Doc,
     Map,
     Text,
     TransactionEvent,
-    YMessageType,
     create_awareness_message,
     create_sync_message,
     handle_sync_message,
     merge_updates,
 )
 
+from rtlab.collab.protocol import ProtocolError, describe, parse
 from rtlab.sim.loop import SimulationAborted
 
 __all__ = [
@@ -85,10 +83,9 @@ GARBAGE: tuple[tuple[str, bytes], ...] = (
     ("a truncated varint", b"\x00\x02\xff\xff"),
     ("an awareness update that is not JSON", b"\x01\x08\x01\x05\x01\x04{no}"),
 )
+SYNC_NAMES = ("step1", "step2", "update")
 INITIAL_AUTHOR = 1000  # client_id of whoever wrote the document before the scenario
 OBSERVER_ID = 999
-SYNC_KINDS = {0: "step1", 1: "step2", 2: "update"}
-Kind = Literal["step1", "step2", "update", "awareness", "invalid"]
 Text_ = str | Callable[[], str]  # a log line, or a function that makes it when needed
 
 
@@ -96,65 +93,19 @@ def text(line: Text_) -> str:
     return line if isinstance(line, str) else line()
 
 
-def _varuint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]  # IndexError when truncated
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def kind_of(message: bytes) -> tuple[Kind, bytes]:
+def kind_of(message: bytes) -> tuple[str, bytes]:
     """The kind and payload of a y-protocols message (``"invalid"`` if it does not parse)."""
+    # fast path (most messages): a one-byte payload length, checked exactly
+    size = len(message)
+    if size >= 3 and message[0] == 0 and message[1] <= 2 and message[2] == size - 3 < 0x80:
+        return SYNC_NAMES[message[1]], message[3:]
+    if size >= 2 and message[0] == 1 and message[1] == size - 2 < 0x80:
+        return "awareness", message[2:]
     try:
-        mtype, pos = _varuint(message, 0)
-        if mtype == YMessageType.SYNC:
-            step, pos = _varuint(message, pos)
-            name: Kind = SYNC_KINDS.get(step, "invalid")  # type: ignore[assignment]
-        else:
-            name = "awareness" if mtype == YMessageType.AWARENESS else "invalid"
-        length, pos = _varuint(message, pos)
-    except IndexError:
+        parsed = parse(message, check_update=False)
+    except ProtocolError:
         return "invalid", b""
-    if name == "invalid" or pos + length != len(message):
-        return "invalid", b""
-    return name, message[pos:]
-
-
-def describe(message: bytes) -> str:
-    """A few words for a timeline: ``update 24 B``, ``step 1``, ``awareness {2: gone}``."""
-    kind, payload = kind_of(message)
-    if kind == "step1":
-        return f"step 1 ({len(payload)} B state vector)"
-    if kind == "step2":
-        return f"step 2 {len(payload)} B"
-    if kind == "update":
-        return f"update {len(payload)} B"
-    if kind == "awareness":
-        try:
-            shown = ", ".join(f"{k}: {'gone' if v is None else 'here'}"
-                              for k, v in awareness_states(payload).items())
-        except ValueError:
-            shown = "?"
-        return f"awareness {{{shown}}}"
-    return f"invalid {message[:12]!r}"
-
-
-def awareness_states(payload: bytes) -> dict[int, Any]:
-    """Awareness client id -> state (None: gone) in an awareness update."""
-    try:
-        decoder = Decoder(payload)
-        out: dict[int, Any] = {}
-        for _ in range(decoder.read_var_uint()):
-            client_id = decoder.read_var_uint()
-            decoder.read_var_uint()
-            out[client_id] = json.loads(decoder.read_var_string())
-    except (IndexError, RuntimeError, ValueError) as error:
-        raise ValueError(f"malformed awareness update: {error}") from None
-    return out
+    return parsed.kind, parsed.payload
 
 
 class LearnerError(Exception):
@@ -827,7 +778,7 @@ def plan(seed: int) -> Plan:
     rng = random.Random(seed * 104729 + 7)
     family: Literal["race", "reconnect"] = "race" if seed % 2 == 0 else "reconnect"
     editors = rng.choice((2, 2, 3, 3, 4))
-    p = Plan(seed, family, editors, until=6.0 if family == "reconnect" else 4.0)
+    p = Plan(seed, family, editors, until=6.0 if family == "reconnect" else 3.0)
     if family == "race":
         for _ in range(rng.randint(1, 2)):
             what, message = rng.choice(GARBAGE)
@@ -862,10 +813,7 @@ def graded_world(room_factory: Callable[..., Any], client_factory: Callable[[Doc
     for n in world.editors:
         first = p.late.get(n, 0.0)
         world.at(first, partial(world.connect, n))
-        t = first + rng.uniform(0.3, 1.0)
-        while t < p.until:
-            world.at(t, partial(world.move_cursor, n))
-            t += rng.uniform(1.5, 3.5)
+        world.at(first + rng.uniform(0.3, p.until), partial(world.move_cursor, n))
     t = 0.5 + rng.uniform(0.0, 0.3)
     while t < p.until:  # bursts of edits: concurrent ones are what can go wrong
         who = rng.sample(sorted(world.editors), min(p.editors, rng.choice((1, 2, 2, 3))))

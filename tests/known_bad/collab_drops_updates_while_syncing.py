@@ -5,10 +5,10 @@ between its join and its step 2 are not sent to it, and not queued either.
 The room's step 2 was computed before them, so that client never gets them.
 """
 
+from rtlab.collab.protocol import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,
-    parse,
 )
 from solutions.collab import Room as Reference
 
@@ -26,7 +26,7 @@ class Room(Reference):
         return super().leave(client)
 
     def receive(self, client, message: bytes) -> Outgoing:
-        kind, _ = parse(message)
+        kind = parse(message).kind
         out = super().receive(client, message)
         if kind == "step2":
             self.synced.add(client)

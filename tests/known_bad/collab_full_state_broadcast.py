@@ -7,10 +7,10 @@ members.
 
 from pycrdt import create_update_message
 
+from rtlab.collab.protocol import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,
-    parse,
 )
 from solutions.collab import Room as Reference
 
@@ -20,7 +20,7 @@ MESSAGE = "The room relayed"
 
 class Room(Reference):
     def receive(self, client, message: bytes) -> Outgoing:
-        kind, _ = parse(message)
+        kind = parse(message).kind
         out = super().receive(client, message)
         if kind not in ("step2", "update"):
             return out

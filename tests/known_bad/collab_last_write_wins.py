@@ -8,11 +8,10 @@ And what it serves as a step 2 is whatever came last, often someone's whole
 document, however little the asker lacks.
 """
 
+from rtlab.collab.protocol import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,
-    create_step2_message,
-    parse,
 )
 from solutions.collab import Room as Reference
 
@@ -26,9 +25,10 @@ class Room(Reference):
         self.latest = saved or b"\x00\x00"
 
     def receive(self, client, message: bytes) -> Outgoing:
-        kind, payload = parse(message)
+        parsed = parse(message)
+        kind, payload = parsed.kind, parsed.payload
         if kind == "step1":
-            return [(client, create_step2_message(self.latest))]
+            return [(client, sync_step2(self.latest))]
         if kind in ("step2", "update"):
             self.members.add(client)
             self.latest = payload  # BUG: replaces instead of merging

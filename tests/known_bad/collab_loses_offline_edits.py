@@ -7,11 +7,10 @@ you everything already"). Edits made offline stay on that one machine.
 
 from pycrdt import create_update_message
 
+from rtlab.collab.protocol import parse, sync_step2
 from solutions.collab import Client as Reference
 from solutions.collab import (
     Room,  # noqa: F401
-    create_step2_message,
-    parse,
 )
 
 EXPECTED = {"reconnection-state-loss"}
@@ -20,8 +19,8 @@ MESSAGE = "made offline"
 
 class Client(Reference):
     def receive(self, message: bytes) -> list[bytes]:
-        if parse(message)[0] == "step1":
-            return [create_step2_message(b"\x00\x00")]  # BUG: claims to have nothing new
+        if parse(message).kind == "step1":
+            return [sync_step2(b"\x00\x00")]  # BUG: claims to have nothing new
         return super().receive(message)
 
     def local_update(self, update: bytes) -> list[bytes]:

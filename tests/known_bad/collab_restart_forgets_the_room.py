@@ -9,10 +9,10 @@ room had is gone.
 
 from pycrdt import merge_updates
 
+from rtlab.collab.protocol import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,
-    parse,
 )
 from solutions.collab import Room as Reference
 
@@ -26,7 +26,8 @@ class Room(Reference):
         self.log: list[bytes] = []  # BUG: `saved` is not in it
 
     def receive(self, client, message: bytes) -> Outgoing:
-        kind, payload = parse(message)
+        parsed = parse(message)
+        kind, payload = parsed.kind, parsed.payload
         if kind in ("step2", "update"):
             self.log.append(payload)
         return super().receive(client, message)

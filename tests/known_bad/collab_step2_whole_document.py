@@ -4,11 +4,10 @@ The state vector says what the client already has; ignoring it re-sends the
 whole document on every reconnect (and to a client that has almost all of it).
 """
 
+from rtlab.collab.protocol import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,
-    create_step2_message,
-    parse,
 )
 from solutions.collab import Room as Reference
 
@@ -18,7 +17,7 @@ MESSAGE = "step 2 of"
 
 class Room(Reference):
     def receive(self, client, message: bytes) -> Outgoing:
-        kind, _ = parse(message)
+        kind = parse(message).kind
         if kind == "step1":
-            return [(client, create_step2_message(self.doc.get_update()))]  # BUG: ignores it
+            return [(client, sync_step2(self.doc.get_update()))]  # BUG: ignores it
         return super().receive(client, message)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pycrdt import Doc, create_sync_message, create_update_message, merge_updates
 
+from rtlab.collab.protocol import parse, sync_step2
 from solutions.collab import (
     Room,  # noqa: F401
-    create_step2_message,
-    parse,
 )
 
 
@@ -35,9 +34,10 @@ class Client:
         self.connected = False
 
     def receive(self, message: bytes) -> list[bytes]:
-        kind, payload = parse(message)
+        parsed = parse(message)
+        kind, payload = parsed.kind, parsed.payload
         if kind == "step1":
-            return [create_step2_message(self.doc.get_update(payload))]
+            return [sync_step2(self.doc.get_update(payload))]
         if kind != "awareness":
             self.doc.apply_update(payload)
         return []

@@ -19,10 +19,9 @@ from pycrdt import (
     create_update_message,
 )
 
+from rtlab.collab.protocol import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
-    create_step2_message,
-    parse,
 )
 
 EMPTY = b"\x00\x00"
@@ -47,12 +46,13 @@ class Room:
         return out
 
     def receive(self, client: Hashable, message: bytes) -> list[tuple[Hashable, bytes]]:
-        kind, payload = parse(message)
+        parsed = parse(message)
+        kind, payload = parsed.kind, parsed.payload
         if client not in self.members:
             self.members.append(client)
         others = [c for c in self.members if c != client]
         if kind == "step1":
-            return [(client, create_step2_message(self.doc.get_update(payload)))]
+            return [(client, sync_step2(self.doc.get_update(payload)))]
         if kind == "awareness":
             for id, (clock, state) in decode(payload).items():
                 known = self.states.get(id)
