@@ -257,6 +257,7 @@ class Verdict:
     observed: str = ""
     expected: str = ""
     timeline: list[str] = field(default_factory=list)
+    wire: tuple[int, int, int] | None = None  # payload, your frames, JSON + binary: bytes
 
 
 PASS = Verdict("passed")
@@ -328,7 +329,9 @@ def _send_side(module: ModuleType, reference: ModuleType, uploads: list[tuple[di
                     f"wire for {len(payload):,} payload bytes, {ratio:.3f} x. The payload "
                     f"travelled {how_it_travelled(frames, payload)}.",
                     f"the payload in a binary frame as it is: at most {MAX_OVERHEAD:.2f} x the "
-                    f"payload on the wire for payloads of {OVERHEAD_FROM // 1024} KiB or more")
+                    f"payload on the wire for payloads of {OVERHEAD_FROM // 1024} KiB or more",
+                    wire=(len(payload), wire,
+                          frames_size(encode_reference(meta, payload), "client")))
         steps: list[Step] = []
         delivered = []
         for frame in frames:
@@ -872,6 +875,8 @@ def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
                 finding.status, finding.seed = "failed", seed
                 finding.observed, finding.expected = verdict.observed, verdict.expected
                 finding.timeline = verdict.timeline
+                if verdict.wire is not None:
+                    finding.figure_png = _wire_figure(*verdict.wire)
                 break
         total += finding.scenarios
         if finding.scenarios == 0:
@@ -879,6 +884,27 @@ def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
         findings.append(finding)
     _add_measurements(findings, measures, tally)
     return Report("frames", "", findings, scenarios=total)
+
+
+def _wire_figure(payload: int, yours: int, binary: int) -> str:
+    """Bytes on the wire of the failing upload: the payload, your frames, JSON + binary."""
+    import matplotlib.pyplot as plt
+
+    from rtlab.plots import figure_to_png_base64
+
+    fig, ax = plt.subplots(figsize=(6.5, 1.9))
+    rows = [("payload", payload, "#8c959f"), ("your frames", yours, "#cf222e"),
+            ("JSON + binary frame", binary, "#1a7f37")]
+    for y, (_, size, colour) in enumerate(reversed(rows)):
+        ax.barh(y, size, color=colour)
+        ax.annotate(f" {size:,} B ({size / payload:.3f} x)", (size, y), va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)], fontsize=8)
+    ax.axvline(payload * MAX_OVERHEAD, color="#57606a", linestyle=":", linewidth=1)
+    ax.set_xlim(0, max(yours, binary) * 1.35)
+    ax.set_xlabel(f"bytes on the wire (dotted: the {MAX_OVERHEAD:.2f} x limit)", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return figure_to_png_base64(fig)
 
 
 def _add_measurements(findings: list[Finding], measures: list[Measure],
