@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rtlab.grading.runner import load_module
+from rtlab.grading.runner import LearnerTimeout, load_module
 from rtlab.live import running, stop_all
 from rtlab.live.sse import SSEClients, SSEServer, lost_and_duplicated, resume_demo
 from rtlab.sse import EventParser
@@ -238,6 +238,31 @@ def test_errors_in_the_log_end_that_request_with_500_and_are_raised_at_check():
 
     run(scenario())
 
+
+
+class HangingLog(BrokenLog):
+    """Reopening a stream never returns: a learner's infinite loop."""
+
+    def open(self, last_event_id: str | None) -> str:
+        while last_event_id is not None:
+            pass
+        return str(self.log.open(last_event_id))
+
+
+def test_a_log_that_hangs_is_interrupted_and_reported_instead_of_freezing_the_server():
+    async def scenario():
+        server = await SSEServer.start("t-hang", HangingLog(), call_limit=0.2)
+        clients = await SSEClients.start(server.url, 1, time_scale=FAST, name="t-hang")
+        assert await clients.wait_for(lambda: len(server.streams) == 1)
+        async with session() as http:
+            async with http.get(server.url, headers={"Last-Event-ID": "1"}) as response:
+                assert response.status == 500
+            server.publish("after the hang")
+        assert await clients.wait_for(lambda: len(clients.clients[0].received) == 1)
+        with pytest.raises(LearnerTimeout, match=r"HangingLog.open\(\) did not finish"):
+            server.check()
+
+    run(scenario())
 
 def test_a_failing_endpoint_is_flooded_without_backoff_and_not_with_it():
     async def scenario():

@@ -56,6 +56,8 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from rtlab import course
+from rtlab.grading.runner import LearnerTimeout, load_module, time_limit
 from rtlab.live.registry import forget, register
 from rtlab.sse import MEDIA_TYPE, STREAM_HEADERS, EventParser, format_comment
 
@@ -146,11 +148,14 @@ class _CollectingHandler(logging.Handler):
 class SSEServer:
     """A named SSE endpoint on 127.0.0.1 serving ``log``; faults on command."""
 
-    def __init__(self, name: str, log: EventLogLike, keepalive: float, page: str | None) -> None:
+    def __init__(
+        self, name: str, log: EventLogLike, keepalive: float, page: str | None, call_limit: float
+    ) -> None:
         self.name = name
         self.log = log
         self.keepalive = keepalive
         self.page = page
+        self.call_limit = call_limit
         self.port = 0
         self.t0 = time.monotonic()
         self.requests: list[RequestRecord] = []
@@ -177,15 +182,18 @@ class SSEServer:
         *,
         keepalive: float = 15.0,
         page: str | None = None,
+        call_limit: float = 2.0,
     ) -> SSEServer:
         """Serve ``log`` at ``http://127.0.0.1:<free port>/events``; re-running replaces ``name``.
 
         ``keepalive``: seconds of silence before a comment line is sent (15 s
         is common: well below the 30-60 s idle timeouts of proxies). ``page``:
         HTML served at ``/`` (a browser test page), which may POST JSON to
-        ``/report`` (kept in ``server.reports``).
+        ``/report`` (kept in ``server.reports``). ``call_limit``: seconds one
+        call of the log may take; a log that hangs (a learner's infinite loop)
+        is interrupted instead of freezing the kernel.
         """
-        server = cls(name, log, keepalive, page)
+        server = cls(name, log, keepalive, page, call_limit)
         await register(name, server)
         app = web.Application()
         app.router.add_route("*", STREAM_PATH, server._stream)
@@ -221,7 +229,8 @@ class SSEServer:
     # -- publishing -------------------------------------------------------------------
     def publish(self, data: str, event: str | None = None) -> str:
         """``log.publish`` and fan the text out to every open stream; returns the text."""
-        text = self.log.publish(data, event)
+        with time_limit(self.call_limit, f"{type(self.log).__name__}.publish()"):
+            text = self.log.publish(data, event)
         ids = [e.id for e in EventParser().feed(text) if e.has_own_id]
         self.published.append((self.elapsed(), ids[-1] if ids else ""))
         for stream in list(self.streams):
@@ -286,10 +295,11 @@ class SSEServer:
         if self.stopping_clients:
             return self._answer(204, last_id, "GET")
         try:
-            first = self.log.open(last_id)
+            with time_limit(self.call_limit, f"{type(self.log).__name__}.open()"):
+                first = self.log.open(last_id)
         except ValueError as error:
             return self._answer(400, last_id, "GET", f"Bad Last-Event-ID: {error}\n")
-        except Exception as error:
+        except (Exception, LearnerTimeout) as error:
             self.errors.append(error)
             return self._answer(500, last_id, "GET", "the event log failed; see server.check()\n")
         # Subscribed in the same step as the replay was taken (no await in between), so an
@@ -463,13 +473,11 @@ class SSEClient:
         return self.reconnection_time()
 
     async def _read(self, response: aiohttp.ClientResponse) -> None:
-        parser = EventParser()
+        parser = EventParser(self.last_event_id)  # the id persists across streams
         async for chunk in response.content.iter_any():
             for event in parser.feed(chunk):
-                if event.has_own_id:  # the id persists across streams, as in EventSource
-                    self.last_event_id = event.id
-                self.received.append(Received(self.elapsed(), self.last_event_id,
-                                              event.event, event.data))
+                self.received.append(Received(self.elapsed(), event.id, event.event, event.data))
+            self.last_event_id = parser.last_event_id
             if parser.retry is not None:
                 self.retry_ms = parser.retry
 
@@ -698,9 +706,6 @@ async def _fan_out(log: EventLogLike, clients: int, events: int) -> float:
 
 def bench_sse() -> None:
     """Print the SSE figures of the lesson, measured on this machine (reference solution)."""
-    from rtlab import course
-    from rtlab.grading.runner import load_module
-
     solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
 
     async def measure() -> None:
