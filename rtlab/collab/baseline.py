@@ -7,7 +7,8 @@ fit the kernel:
 
 - its ``serve()`` wants a channel with ``.path``, ``send``, ``recv`` and async
   iteration, while websockets' ``ServerConnection`` has ``request.path`` and
-  raises ``ConnectionClosed`` at the end: :class:`ConnectionChannel` adapts;
+  raises ``ConnectionClosed`` at the end: the benchmark's
+  :class:`rtlab.collab.bench.WebsocketsChannel` adapts;
 - it is an anyio server whose task group cannot be entered in one notebook cell
   and left in another, so it runs as a task (``start()``), and :meth:`stop` ends
   it. Its logger is silenced (a notebook must not print warnings to stderr);
@@ -27,39 +28,12 @@ from typing import Any
 
 from pycrdt.websocket import WebsocketServer
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
+from rtlab.collab.bench import WebsocketsChannel
 from rtlab.live.registry import forget, register
 from rtlab.live.server import LiveServer
 
-__all__ = ["ConnectionChannel", "PycrdtWebsocketServer"]
-
-
-class ConnectionChannel:
-    """A websockets ``ServerConnection`` as the channel pycrdt-websocket expects."""
-
-    def __init__(self, conn: ServerConnection) -> None:
-        self.conn = conn
-
-    @property
-    def path(self) -> str:
-        return self.conn.request.path if self.conn.request is not None else "/"
-
-    def __aiter__(self) -> ConnectionChannel:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self.recv()
-        except ConnectionClosed:
-            raise StopAsyncIteration from None
-
-    async def send(self, message: bytes) -> None:
-        await self.conn.send(message)
-
-    async def recv(self) -> bytes:
-        message = await self.conn.recv()
-        return message if isinstance(message, bytes) else message.encode()
+__all__ = ["PycrdtWebsocketServer"]
 
 
 class PycrdtWebsocketServer:
@@ -95,7 +69,7 @@ class PycrdtWebsocketServer:
         return baseline
 
     async def _serve(self, conn: ServerConnection) -> None:
-        await self.server.serve(ConnectionChannel(conn))
+        await self.server.serve(WebsocketsChannel(conn))
 
     @property
     def url(self) -> str:
