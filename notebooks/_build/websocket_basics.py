@@ -350,8 +350,8 @@ for label, message in tries:
 
 md(r"""
 The exact mebibyte passes as bytes; the same data as base64 inside JSON is 1,398,133
-bytes and is refused. (The passing connection was closed by the client itself, with 1000, once it
-had sent its message.)
+bytes and is refused. (The passing connection was closed by the client itself, with
+1000, once it had sent its message.)
 
 <a id="keepalive"></a>
 ## Ping, pong and keepalive
@@ -392,9 +392,9 @@ async with connect(server.url) as polite:
     pong = await polite.ping()  # a ping of its own: the answer's delay is the round trip
     print(f"its own ping came back after {await pong * 1000:.2f} ms")
 await silent.close()
-assert ping.kind == "ping" and INTERVAL * 0.8 <= ping_at <= INTERVAL + 1.0
+assert ping.kind == "ping" and INTERVAL * 0.8 <= ping_at <= INTERVAL + 2.0  # + slack: busy CI
 assert (close.close_code, close.close_reason) == (1011, "keepalive ping timeout")
-assert INTERVAL + TIMEOUT * 0.8 <= close_at <= INTERVAL + TIMEOUT + 1.0
+assert INTERVAL + TIMEOUT * 0.8 <= close_at <= INTERVAL + TIMEOUT + 2.0
 """, IGNORE)
 
 md(r"""
@@ -406,7 +406,8 @@ application-level heartbeats, the subject of the connection-health module.
 ## Origin checks and authenticating the handshake
 
 A WebSocket is not bound by the browser's same-origin policy: any page, on any site, can
-open one to your server, and the browser attaches your cookies. Two checks belong on
+open one to your server, and the browser attaches your users' cookies unless they are
+`SameSite` (cross-site WebSocket hijacking). Two checks belong on
 the handshake, **before** the upgrade, so that a refused client costs one HTTP
 response and never gets a connection:
 
