@@ -628,8 +628,8 @@ print(text_splice("Agenda\n1. budget\n", "Agenda\n1. budget (final)\n"))
 """)
 
 md(r"""
-The editors are still live: type in them, press **cut link** on one, type in both,
-press **reconnect**. (One limit of binding a whole-value text area: if a remote
+The editors stay live until the last cell of this notebook stops everything: type in
+them, press **cut link** on one, type in both, press **reconnect**. (One limit of binding a whole-value text area: if a remote
 change lands in the instant you type, the browser's next value can overwrite it;
 editor bindings such as y-codemirror and y-prosemirror work on the editor's own
 operations for that reason.)
