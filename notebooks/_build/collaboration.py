@@ -256,7 +256,7 @@ print("updates:", [len(u) for u in updates], "bytes")
 md(r"""
 The text observer reports changes as a **delta** (retain, insert, delete), the same
 shape an editor binding uses. Note that pycrdt counts text positions in UTF-8 bytes:
-`len(Text("é"))` is 2. The editor widget further down converts.
+a `Text` holding `"é"` has length 2. The editor widget further down converts.
 
 A replica says what it has with a **state vector**: for each client id, how many
 items (characters, map entries...) it has seen from that client. Given someone
@@ -279,6 +279,9 @@ print(f"ada lacked bo's edit only: {len(missing)} bytes ->", repr(str(text)))
 """)
 
 md(r"""
+(The observer of ada's text fired for bo's edit too: a binding sees local and remote
+changes the same way.)
+
 ## Why concurrent inserts converge
 
 Now the case that broke last-write-wins: ada and bo both start from `"Hello"` and,
