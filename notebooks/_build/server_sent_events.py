@@ -420,7 +420,7 @@ md(r"""
 
 The course's tests drive a real headless Chromium against this server
 (`tests/test_sse_browser.py`): its `EventSource`, with `retry: 500`, reconnected
-510-517 ms after the stream was cut, sent `Last-Event-ID` equal to the last id it had
+510-545 ms after the stream was cut, sent `Last-Event-ID` equal to the last id it had
 received, got the missed events exactly once, and stopped for good on 204. The facts
 worth knowing:
 
