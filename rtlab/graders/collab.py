@@ -411,7 +411,7 @@ def _figure(run: Run, verdict: Verdict) -> str | None:
     marks = {f"restart {i + 1}": r.t for i, r in enumerate(world.restarts)}
     if verdict.at is not None:
         marks["failure"] = verdict.at
-    fig = client_timeline(rows, start=0, end=max(world.now, run.plan.until), marks=marks,
+    fig = client_timeline(rows, start=0, end=max(world.now, run.plan.until) + 0.2, marks=marks,
                           title=f"seed {run.seed} ({run.plan.family}): when each editor "
                           "was connected")
     return figure_to_png_base64(fig)

@@ -327,8 +327,13 @@ class World:
         self.now = max(self.now, until)
 
     def settle(self, limit: float = 60.0) -> None:
-        """Run until nothing is left to deliver (or ``limit`` virtual seconds pass)."""
-        self.run_until(self.now + limit)
+        """Run until nothing is left to do (at most ``limit`` virtual seconds); the clock
+        stops at the last thing done."""
+        until = self.now + limit
+        while self._queue and self._queue[0][0] <= until:
+            t, _, action = heapq.heappop(self._queue)
+            self.now = max(self.now, t)
+            action()
 
     # -- the network -----------------------------------------------------------------
     def _travel(self, conn: str, direction: str) -> float:
