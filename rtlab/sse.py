@@ -38,6 +38,18 @@ import codecs
 import re
 from dataclasses import dataclass
 
+__all__ = [
+    "MEDIA_TYPE",
+    "STREAM_HEADERS",
+    "Event",
+    "EventParser",
+    "format_comment",
+    "format_event",
+    "format_retry",
+    "normalize_newlines",
+    "parse_stream",
+]
+
 MEDIA_TYPE = "text/event-stream"
 # Headers a streaming response should carry: no caching, and tell nginx-like
 # proxies not to buffer the stream (they would hold events back until a buffer fills).
@@ -160,9 +172,14 @@ class EventParser:
     def pending(self) -> bool:
         return bool(self._partial or self._data or self._type or self._own_id)
 
-    def feed(self, chunk: str | bytes) -> list[Event]:
+    def feed(self, chunk: str | bytes | bytearray | memoryview) -> list[Event]:
         """Parse one more piece of the stream; return the events it completed, in order."""
-        text = self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        if isinstance(chunk, bytes | bytearray | memoryview):
+            text = self._decoder.decode(chunk)
+        elif isinstance(chunk, str):
+            text = chunk
+        else:
+            raise TypeError(f"feed() takes str or bytes, not {type(chunk).__name__}")
         if not self._started and text:
             self._started = True
             if text.startswith("\ufeff"):

@@ -252,3 +252,12 @@ def test_a_parser_for_a_reconnected_stream_starts_from_the_previous_last_event_i
     (event,) = parser.feed("data: no id\n\n")
     assert event.id == "41" and not event.has_own_id
     assert parser.last_event_id == "41"
+
+
+def test_feed_takes_bytes_like_chunks_and_refuses_other_types():
+    parser = EventParser()
+    assert parser.feed(bytearray(b"data: a\n")) == []
+    assert parser.feed(memoryview(b"\n")) == [Event("a")]
+    with pytest.raises(TypeError, match="str or bytes"):
+        parser.feed(42)  # type: ignore[arg-type]
+    assert parser.feed("data: still fine\n\n") == [Event("still fine")]
