@@ -23,7 +23,8 @@ a fresh client opening the document. What is checked:
     who opens the document right after a restart gets everything the room had
     received.
 ``synchronizing-full-state`` (both: bytes grow with the edit, not the document)
-    a step 2 (room or client) is at most ``2 x`` what the asker lacked ``+ 64 B``
+    a step 2 (room or client), or a document update the room sends on join, is at
+    most ``2 x`` what the asker lacked ``+ 64 B``
     (what lacked: the truth, or the client's doc, encoded against the asker's state
     vector); per editor, the live edits the room relayed to it total at most
     ``3 x`` what they changed in its doc ``+ 64 B`` per message (room for the
@@ -306,6 +307,15 @@ def check_full_state(run: Run) -> Verdict:
                 f"a step 2 of at most 2 x {b.needed} + 64 = {2 * b.needed + 64} B: "
                 "doc.get_update(state_vector), only what the asker lacks",
                 b.t, ("room", b.receiver if b.sender == "room" else b.sender))
+    for b in world.sync_bytes:
+        if b.kind == "sent on join" and b.size > 2 * b.needed + 64:
+            return Verdict(
+                "failed",
+                f"At t={b.t:.3f} s Room.join sent {b.receiver}, which had just (re)connected, "
+                f"a document update of {b.size} B; {b.needed} B of it were new to {b.receiver}.",
+                f"at most 2 x {b.needed} + 64 = {2 * b.needed + 64} B: on join, send step 1 "
+                "and let the client's step 1 say what it lacks",
+                b.t, ("room", b.receiver))
     relays: dict[str, list[int]] = {}
     for b in world.sync_bytes:
         if b.kind == "relay":

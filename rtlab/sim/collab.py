@@ -135,7 +135,7 @@ class SyncBytes:
     t: float
     sender: str  # "room" or "e2"
     receiver: str
-    kind: str  # "step2 reply", "relay", "client update", "client step2 reply"
+    kind: str  # "step2 reply", "sent on join", "relay", "client update", "client step2 reply"
     size: int  # payload bytes
     needed: int  # bytes of what the receiver lacked (for replies) or what was new to it
     note: str = ""
@@ -403,6 +403,9 @@ class World:
             # a live edit relayed (what a sync brought the room is relayed too, and may be
             # old news to the others after a room lost its state: judged elsewhere)
             self.sync_bytes.append(SyncBytes(self.now, "room", editor.name, "relay",
+                                             len(payload), changed))
+        elif kind in ("step2", "update") and reply_to[1] == "join":  # unasked, on join
+            self.sync_bytes.append(SyncBytes(self.now, "room", editor.name, "sent on join",
                                              len(payload), changed))
         if kind == "step1":
             for reply in out:
