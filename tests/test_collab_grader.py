@@ -37,12 +37,13 @@ def describe(report: Report) -> str:
 
 
 def test_200_worlds_take_a_few_seconds_at_most():
-    started = time.perf_counter()
+    """CPU time, not wall time: CI machines are shared (1.3-2.3 s CPU measured under load)."""
+    started = time.process_time()
     report = grader.grade(reference())
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     assert report.passed, describe(report)
     assert report.scenarios == 200
-    assert seconds < 8, f"200 worlds took {seconds:.2f} s (about 1-1.5 s when idle)"
+    assert seconds < 8, f"200 worlds took {seconds:.2f} s of CPU (about 1.5 s measured)"
 
 
 def test_there_is_a_known_bad_variant_for_each_sharp_edge_of_the_issue():
