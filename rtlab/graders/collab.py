@@ -415,8 +415,8 @@ def _timeline(run: Run, verdict: Verdict, rows: int = 18) -> list[str]:
 
 def _figure(run: Run, verdict: Verdict) -> str | None:
     world = run.world
-    if world is None or run.plan is None:
-        return None
+    if world is None or run.plan is None or run.error is not None:
+        return None  # a crash: the message and the timeline say it all
     rows = {f"{e.name}": e.spans for e in world.editors.values()}
     marks = {f"restart {i + 1}": r.t for i, r in enumerate(world.restarts)}
     if verdict.at is not None:
@@ -485,5 +485,5 @@ def bench_collab_grader() -> None:
     messages = sum(len(run.world.log) for run in worlds if run.world is not None)
     print(f"collab grader: {report.scenarios} worlds in {wall:.2f} s ({cpu:.2f} s CPU), "
           f"{1000 * wall / report.scenarios:.1f} ms per world; "
-          f"{edits / 40:.0f} edits and {messages / 40:.0f} learner calls per world; "
+          f"{edits / 40:.0f} edits and {messages / 40:.0f} logged steps per world; "
           f"{'all pass' if report.passed else 'FAILED'}")
