@@ -29,7 +29,7 @@ and "reconnect" worlds (cuts with offline edits, late joiners, a leaver,
 server restarts). A notebook can build small worlds by hand::
 
     world = World(Room, Client, seed=1, editors=2, initial="Hello")
-    world.start()
+    world.start(); world.settle()  # everyone has "Hello"
     world.cut(2); world.edit(2, "insert", 0, "offline "); world.edit(1, "insert", 5, "!")
     world.run(1.0); world.reconnect(2); world.settle()
     world.texts()      # {1: 'offline Hello!', 2: 'offline Hello!'}
