@@ -144,10 +144,10 @@ def scenario(module: ModuleType, seed: int) -> Run:
         if error.error is not None and not isinstance(error.error, NotImplementedError):
             detail = f"raised {detail}"
         run.error, run.error_at = f"{error.call} at t={error.t:.3f} s {detail}", error.t
-        if run.world is None:  # failed while building: keep what the world had so far
-            pass
     except AttributeError as error:
         run.error = f"your module lacks something the grader needs: {error}"
+    except Exception as error:  # something else went wrong: say what, never escape grade()
+        run.error = f"the world stopped: {describe_error(error)}"
     return run
 
 
