@@ -154,6 +154,7 @@ class SyncServer:
         self.record = record
         self.errors: list[BaseException] = []
         self._ids = itertools.count(1)
+        self._closing: set[asyncio.Task[None]] = set()
         self._dirty: set[str] = set()
         self._saver: asyncio.TimerHandle | None = None
         self._live: LiveServer | None = None
@@ -367,7 +368,8 @@ class SyncServer:
         # polite close could wait forever: send the close frame if it fits,
         # then drop the connection.
         task = asyncio.get_running_loop().create_task(close_now(peer.conn, CLOSE_SLOW, reason))
-        task.add_done_callback(lambda _: None)
+        self._closing.add(task)  # asyncio keeps only a weak reference to a task
+        task.add_done_callback(self._closing.discard)
 
     async def _write(self, peer: Peer) -> None:
         while True:
