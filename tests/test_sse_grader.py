@@ -55,14 +55,15 @@ def test_the_resume_scenarios_exercise_every_fault(reference):
     replays = [o for o in resumed if o[2] > 0 and not o[3]]
     resyncs = [o for o in resumed if o[3]]
     assert 120 <= restarts <= 180, restarts
-    assert mid_event >= 300, mid_event  # measured: 391
-    assert len(replays) >= 350 and len(resyncs) >= 450, (len(replays), len(resyncs))  # 460, 595
+    assert mid_event >= 220, mid_event  # measured: 294
+    assert len(replays) >= 380 and len(resyncs) >= 550, (len(replays), len(resyncs))  # 513, 735
     # Resyncs come from both causes: an overflow within one life, and a restart.
     overflow = [o for run in runs for c in run.clients for o in c.opens
                 if o[3] and (run.restart is None or o[0] < run.restart[0])]
     restarted = [o for run in runs if run.restart for c in run.clients for o in c.opens
                  if o[3] and o[0] > run.restart[1]]
-    assert len(overflow) >= 180 and len(restarted) >= 270, (len(overflow), len(restarted))
+    # measured: 263 and 472
+    assert len(overflow) >= 200 and len(restarted) >= 350, (len(overflow), len(restarted))
 
 
 def test_the_boundary_clients_sit_exactly_on_the_edge_of_the_log(reference):
@@ -110,9 +111,7 @@ def test_a_browser_like_fixed_3_s_retry_floods_a_failing_endpoint():
             return None if status == 204 else 3.0
 
     run = flood_scenario(lambda rng: Every3s(rng, 1.0, 30.0), grader.FLOOD_SEEDS[0])
-    end = run.outage[1]
-    last_minute = [t for c in run.clients for t, _ in c.attempts if end - 60 <= t < end]
-    assert len(last_minute) == pytest.approx(20 * FLOOD_CLIENTS, rel=0.05)
+    assert len(grader.rate_window(run)) == pytest.approx(20 * FLOOD_CLIENTS, rel=0.05)
     assert grader.check_flood(run).status == "failed"
 
 

@@ -17,7 +17,7 @@ their link is down fail and are retried after ``retry:`` again; HTTP 400 (a
 - two boundary clients, cut just before the burst so that exactly
   ``capacity`` (replay) or ``capacity + 1`` (resync) events are published
   while they are away; they leave 3 s after coming back;
-- four clients arrive after the burst and are cut again and again: short
+- three clients arrive after the burst and are cut again and again: short
   (0.2-3 s), medium (3-15 s) or long (20-40 s) outages; with ``retry: 10000``
   the short ones usually replay and the long ones overflow the log; 40 % of
   cuts land in the middle of an event, which the client then drops half-read;
@@ -66,6 +66,7 @@ __all__ = [
     "Problem",
     "Published",
     "ResumeRun",
+    "back_after",
     "flood_scenario",
     "resume_scenario",
 ]
@@ -78,7 +79,7 @@ DRAIN_SECONDS = 150.0
 PUBLISH_GAP = (0.06, 0.6)  # seconds between publishes (about 3 per second)
 BURST_GAP = (0.01, 0.05)  # in the burst that overflows the log around the boundary clients
 CAPACITIES = (32, 64, 128)
-RANDOM_CLIENTS = 4
+RANDOM_CLIENTS = 3
 TIMELINE_ROWS = 14
 
 RETRY = "sse-missing-retry"
@@ -142,9 +143,9 @@ class Client:
     scheduled_open: float | None = None  # boundary clients reopen at a chosen moment
     stopped: str | None = None  # why this browser gave up for good
     history: list[tuple[float, str]] = field(default_factory=list)  # (time, what), readable
-    # The last run of consecutive events noted in history: (first serial, first id, last
-    # serial, replayed), so a replay of 30 events reads as one line.
-    received_run: tuple[int, str, int, bool] | None = None
+    # Every event received: (time, serial, id, replayed). Cheap to record; turned into
+    # readable lines (runs of consecutive events as one) only for a problem's timeline.
+    got: list[tuple[float, int, str, bool]] = field(default_factory=list)
     spans: list[tuple[float, str]] = field(default_factory=list)  # (time, "open"/"closed")
     attempt_handle: int | None = None
     last_open: tuple[float, str | None] = (0.0, None)  # (when, Last-Event-ID sent)
@@ -214,10 +215,9 @@ class _Resume:
         run = self.run
         if pid in run.problems:
             return
-        rows = sorted(client.history[-TIMELINE_ROWS:] + [
+        rows = sorted(client.history + _received_lines(client.got) + [
             (t, f"server: {what}") for t, what in run.server_notes
-            if client.history and t >= client.history[-TIMELINE_ROWS:][0][0]
-        ], key=lambda row: row[0])  # by time only: same-time rows keep their order
+        ], key=lambda row: row[0])[-TIMELINE_ROWS:]  # by time only: ties keep their order
         timeline = [f"{_s(t):>10}  {what}" for t, what in rows]
         run.problems[pid] = Problem(pid, self.loop.now, client.name, observed, expected, timeline)
 
@@ -297,8 +297,12 @@ class _Resume:
         client.cut_mid_event = None
         client.link_down_until = max(client.link_down_until, self.loop.now + down)
         if client.parser is not None:
-            self._close(client, f"network cut for {down:.1f} s; the browser retries every "
-                        f"{client.retry_ms} ms (retry:)")
+            if client.scheduled_open is not None:
+                self._close(client, f"network cut until {_s(client.scheduled_open)}, when "
+                            "this boundary client comes back")
+            else:
+                self._close(client, f"network cut for {down:.1f} s; the browser retries "
+                            f"every {client.retry_ms} ms (retry:)")
             if client.scheduled_open is None:
                 self._schedule_attempt(client)
 
@@ -432,7 +436,7 @@ class _Resume:
         seen_before, client.received_any = client.received_any, True
         if answered is not None:
             run.replayed += 1
-        _note_received(client, now, serial, event.id, answered is not None)
+        client.got.append((now, serial, event.id, answered is not None))
         self._check_whole(client, event, pub)
         if serial != client.expected:
             if serial < client.expected and not seen_before:
@@ -577,20 +581,26 @@ class _Resume:
                 "every event reaches every client that stays, exactly once (or a resync)")
 
 
-def _note_received(client: Client, now: float, serial: int, event_id: str,
-                   replayed: bool) -> None:
-    how = " (replayed)" if replayed else ""
-    run = client.received_run
-    if (run is not None and client.history and serial == run[2] + 1 and replayed == run[3]
-            and client.history[-1][1].startswith("got #")):
-        first, first_id = run[0], run[1]
-        client.history[-1] = (client.history[-1][0], f"got #{first}-#{serial} (ids "
-                              f"{first_id!r}-{event_id!r}){how}")
-    else:
-        first = serial
-        client.history.append((now, f"got #{serial} (id {event_id!r}){how}"))
-        first_id = event_id
-    client.received_run = (first, first_id, serial, replayed)
+def _received_lines(got: list[tuple[float, int, str, bool]]) -> list[tuple[float, str]]:
+    """Timeline lines for received events, a run of consecutive ones as one line."""
+    lines: list[tuple[float, str]] = []
+    i = 0
+    while i < len(got):
+        at, first, first_id, replayed = got[i]
+        j = i
+        while (j + 1 < len(got) and got[j + 1][1] == got[j][1] + 1
+               and got[j + 1][3] == replayed):
+            j += 1
+        how = " (replayed)" if replayed else ""
+        if j == i:
+            lines.append((at, f"got #{first} (id {first_id!r}){how}"))
+        else:
+            until = got[j][0]
+            span = f", until {_s(until)}" if until > at else ""
+            lines.append((at, f"got #{first}-#{got[j][1]} (ids {first_id!r}-{got[j][2]!r})"
+                          f"{how}{span}"))
+        i = j + 1
+    return lines
 
 
 def _id_of(text: str) -> str | None:
@@ -630,6 +640,11 @@ class FloodClient:
     parked: bool = False  # too many attempts: stopped by the simulation
 
 
+def back_after(client: FloodClient, t: float) -> float | None:
+    """When ``client`` next had a stream open at or after ``t`` (None: never)."""
+    return next((opened for opened in client.opens if opened >= t), None)
+
+
 @dataclass
 class FloodRun:
     seed: int
@@ -642,6 +657,10 @@ class FloodRun:
 
     def all_attempts(self) -> list[float]:
         return sorted(t for c in self.clients for t, _ in c.attempts)
+
+    def attempts_between(self, start: float, end: float) -> list[float]:
+        """Times of every client's attempts in [start, end), sorted."""
+        return sorted(t for c in self.clients for t, _ in c.attempts if start <= t < end)
 
 
 class _Flood:
@@ -727,62 +746,3 @@ def flood_scenario(
         return driver.go()
     finally:
         driver.loop.close()
-
-
-# -- benchmark ----------------------------------------------------------------------
-
-
-class _FixedDelay:
-    """What a naive client (or EventSource, if it retried errors) does: the same wait."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def opened(self) -> None:
-        pass
-
-    def failed(self, status: int | None) -> float | None:
-        return None if status == 204 else self.seconds
-
-
-def bench_sse_core(clients: int = 1000) -> None:
-    """Parser throughput, grader speed, and the retry flood in numbers (prints figures)."""
-    import time
-
-    from rtlab import course
-    from rtlab.grading.runner import load_module
-    from rtlab.plots import peak_in_window
-    from rtlab.sse import format_event
-
-    stream = "".join(format_event(f"update {i}\nsecond line", event_id=f"ab12-{i}",
-                                  event="update") for i in range(20_000))
-    best = math.inf
-    for _ in range(3):
-        started = time.perf_counter()
-        parser = EventParser()
-        parsed = sum(len(parser.feed(stream[i:i + 4096])) for i in range(0, len(stream), 4096))
-        best = min(best, time.perf_counter() - started)
-    print(f"EventParser: {parsed:,} events ({len(stream.encode()) / 1e6:.1f} MB) in "
-          f"{best:.3f} s: {parsed / best:,.0f} events/s, {len(stream) / best / 1e6:.1f} MB/s")
-
-    solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
-    started = time.perf_counter()
-    for seed in range(3000, 3200):
-        resume_scenario(solution, seed)
-    print(f"Resume scenarios (reference): 200 in {time.perf_counter() - started:.2f} s")
-
-    print(f"Retry flood, simulated: {clients:,} clients, endpoint failing for 120-180 s")
-    policies: dict[str, Callable[[random.Random], Any]] = {
-        "fixed 1 s": lambda rng: _FixedDelay(1.0),
-        "fixed 3 s (Chromium's default)": lambda rng: _FixedDelay(3.0),
-        "reference (full jitter, cap 30 s)": lambda rng: solution.RetryPolicy(rng, 1.0, 30.0),
-    }
-    for name, factory in policies.items():
-        started = time.perf_counter()
-        run = flood_scenario(factory, 1, count=clients)
-        end = run.outage[1]
-        last_minute = [t for c in run.clients for t, _ in c.attempts if end - 60 <= t < end]
-        later = [t for c in run.clients for t, _ in c.attempts if run.outage[0] + 20 <= t < end]
-        print(f"  {name:<34} {len(last_minute) / 60:8.1f} requests/s in the outage's last "
-              f"minute, peak {peak_in_window(later, 1.0):5,} in 1 s  "
-              f"({time.perf_counter() - started:.2f} s to simulate)")
