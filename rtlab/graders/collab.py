@@ -233,7 +233,9 @@ def _convergence(run: Run) -> Verdict:
             who = ("room", author) + ((name,) if name.startswith("e") else ())
             at = lost.t
         else:
-            observed = f"{name} ended with more than every edit anyone made: "
+            observed = (f"{name} has every edit anyone made, yet its document differs from "
+                        "their merge: something else changed it (did your code edit the "
+                        "document?).")
             who, at = ("room",), world.now
         if got[0] != expected[0]:
             observed += (f" Its text ({len(got[0])} characters) differs from the merge of "
