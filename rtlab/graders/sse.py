@@ -249,6 +249,7 @@ def check_probes(module: ModuleType) -> Verdict:
 
 
 def _resume(module: ModuleType, seed: int) -> ResumeRun | str:
+    random.seed(seed)  # learners who use the random module directly stay reproducible
     try:
         with time_limit(SCENARIO_SECONDS, f"resume scenario seed {seed}"):
             return resume_scenario(module, seed)
@@ -262,6 +263,7 @@ def _flood(module: ModuleType, seed: int) -> FloodRun | str:
     def policy(rng: Any) -> Any:
         return module.RetryPolicy(rng, base=FLOOD_BASE, cap=FLOOD_CAP)
 
+    random.seed(seed)
     try:
         with time_limit(SCENARIO_SECONDS, f"flood scenario seed {seed}"):
             return flood_scenario(policy, seed)
