@@ -28,10 +28,11 @@ a browser's ``EventSource`` would dispatch. Properties per ID:
     overflow, server restart: the boundary clients miss exactly ``capacity``
     and ``capacity + 1`` events), never a needless ``resync``, never HTTP 400
     (``ValueError``) for an id the stream gave it, and a first visit gets only
-    new events; directly, ``open`` answers ids no log could have issued
-    (garbage, 100,000 characters, 100,000 digits, ``-1``, the last id with a
-    ``0`` appended) with ``ValueError`` or a ``resync``, never as if nothing
-    was missed.
+    new events; when publishing stops, every client comes back (whatever its
+    ``retry:``) and must then hold every event or have been resynced;
+    directly, ``open`` answers ids no log could have issued (garbage, 100,000
+    characters, 100,000 digits, ``-1``, the last id with a ``0`` appended)
+    with ``ValueError`` or a ``resync``, never as if nothing was missed.
 ``sse-retry-flood`` (a failing endpoint is not hammered)
     50 clients, each with its own ``RetryPolicy(rng, base=1, cap=30)``: every
     wait is a finite number of seconds, at most ``1.5 x cap``; in the last 60 s
@@ -54,8 +55,9 @@ decorrelated 3.8, gRPC-style 2.2 [8]; share of clients in the busiest second:
 29.7 s (gRPC-style 35.3 s) [47 s]; back after a blip 7.7 s (others 1.9-5.2 s)
 [15 s]. The known-bad variants miss by far more: a fixed 1 s retry makes 60
 attempts per client per minute, no cap waits 78 s, no reset 15-30 s after a
-blip. 220 scenarios take about 1 s of CPU on an idle machine (1.5x the
-presence grader), 6 ms per resume scenario.
+blip. Speed: 220 scenarios took 1.1-1.6 s of CPU on a busy 2-core machine
+(load 4-6) where the presence grader took 0.6-0.9 s; about 6 ms per resume
+scenario, 8 ms per flood scenario; peak memory about 72 MB.
 """
 
 from __future__ import annotations
