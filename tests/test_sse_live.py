@@ -377,3 +377,24 @@ def test_the_resume_demo_counts_what_each_log_loses_or_repeats_over_real_http(
         assert all(n > 0 for n, _ in counts), counts
     else:
         assert {n for n, _ in counts} == {lost}, counts
+
+
+def test_a_stream_that_fails_after_opening_sends_retry_and_an_error_event_then_ends():
+    async def scenario():
+        server = await SSEServer.start("t-ending", SOLUTION.EventLog(10))
+        server.fail(200)
+        async with session() as http, http.get(server.url) as response:
+            assert response.status == 200
+            body = await asyncio.wait_for(response.text(), 2)  # the response ends by itself
+        parser = EventParser()
+        events = parser.feed(body)
+        assert parser.retry == SOLUTION.RETRY_MS
+        assert [(e.event, e.has_own_id) for e in events] == [("error", False)]
+        clients = await SSEClients.start(server.url, 3, time_scale=FAST, name="t-ending")
+        await asyncio.sleep(0.5)  # 2.5 reconnection times (0.2 s each at this scale)
+        reconnects = len(server.requests) - 1 - 3
+        assert 3 <= reconnects <= 9, f"{reconnects} reconnects: retry: not honoured"
+        server.fail(None)
+        assert await clients.wait_for(lambda: len(server.streams) == 3)
+
+    run(scenario())

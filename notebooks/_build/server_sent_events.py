@@ -483,6 +483,37 @@ has to accept, parse and answer. With backoff the first moment looks the same (e
 failed at once, and everyone's first wait is under 1 s), but the rate falls at every
 step: about 35-45 requests in the last second, and still falling.
 
+### When the stream itself keeps failing
+
+`retry:` cannot help against a 503: the browser gives up, and your own client never
+reads a body. It matters when the stream *opens* and then fails: the thing behind it
+is down, and the server does what
+[sse-retry-flood](../references/sharp_edges.md#sse-retry-flood) recommends, an
+`error` event and a clean end of the response. `EventSource` then reconnects after
+its reconnection time, again and again. Here 50 browser-like clients meet such an
+endpoint, once served by a log that announces no `retry:` (the clients fall back on
+Chromium's 3 s) and once by the reference log with `retry: 10000`. Time runs 10
+times faster for these clients (3 s takes 0.3 s), and both run at once for 1.5 s:
+""")
+
+code(r"""
+ENDING = dict(status=200, time_scale=0.1)  # the stream opens, then fails at once
+no_retry, with_retry = await asyncio.gather(
+    failing_endpoint(CLIENTS, 1.5, log=NoIds(), name="no-retry", **ENDING),
+    failing_endpoint(CLIENTS, 1.5, log=Reference.EventLog(10, epoch="f6"), name="retry",
+                     **ENDING),
+)
+for label, times in (("no retry: (3 s)", no_retry), ("retry: 10000", with_retry)):
+    again = len(times) - CLIENTS  # every request after each client's first
+    print(f"{label:16} {again:4} reconnects in 1.5 s (15 s at real speed)")
+assert len(no_retry) - CLIENTS > 2 * (len(with_retry) - CLIENTS)
+""", IGNORE)
+
+md(r"""
+The ratio is the ratio of the reconnection times: a third of the load with
+`retry: 10000`, for every client at once. A browser honours it on every reconnect,
+so it is the one lever the server holds over every open tab.
+
 Two seconds say little about a real outage, so here are 1,000 clients and a 5-minute
 outage in virtual time: each policy is asked for its next delay again and again
 (sans-I/O: no sockets, no waiting, exact). The first two rows wait a fixed time, as

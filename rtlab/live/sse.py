@@ -59,7 +59,7 @@ from aiohttp import web
 from rtlab import course
 from rtlab.grading.runner import LearnerTimeout, load_module, time_limit
 from rtlab.live.registry import forget, register
-from rtlab.sse import MEDIA_TYPE, STREAM_HEADERS, EventParser, format_comment
+from rtlab.sse import MEDIA_TYPE, STREAM_HEADERS, EventParser, format_comment, format_event
 
 __all__ = [
     "Attempt",
@@ -261,7 +261,12 @@ class SSEServer:
                 await self._listen()
 
     def fail(self, status: int | None = 503) -> None:
-        """Answer every new stream request with HTTP ``status`` (None: serve again)."""
+        """Fail every new stream: answer HTTP ``status``, or with 200 open it and end it at once.
+
+        ``fail(200)``: the stream opens (``log.open``, so ``retry:`` and the replay
+        go out), then an ``error`` event and a clean end, as when the source behind
+        the stream is down. ``fail(None)``: serve normally again.
+        """
         self.failing = status
 
     def tell_clients_to_stop(self) -> None:
@@ -288,7 +293,7 @@ class SSEServer:
                 f"{request.method} is not allowed here: the event stream is read with GET.\n",
                 {"Allow": "GET"},
             )
-        if self.failing is not None:
+        if self.failing is not None and self.failing != 200:
             return self._answer(
                 self.failing, last_id, "GET", "the stream is failing (on purpose)\n"
             )
@@ -311,6 +316,12 @@ class SSEServer:
         try:
             await response.prepare(request)
             await response.write(first.encode())
+            if self.failing == 200:
+                # What the fix of sse-retry-flood does when the source behind the stream
+                # fails: an error event and a clean end; clients come back after retry:.
+                await response.write(format_event("temporarily unavailable", event="error")
+                                     .encode())
+                return response
             while True:
                 try:
                     async with asyncio.timeout(self.keepalive):
@@ -654,27 +665,37 @@ async def resume_demo(
     return ResumeRun(label, published, cut_at, group.clients)
 
 
+class _Unused:
+    """The log of an endpoint that fails before it ever reaches its log."""
+
+    def publish(self, data: str, event: str | None = None) -> str:
+        raise RuntimeError("not used")
+
+    def open(self, last_event_id: str | None) -> str:
+        raise RuntimeError("not used")
+
+
 async def failing_endpoint(
-    count: int, seconds: float, status: int = 503, **client_options: Any
+    count: int,
+    seconds: float,
+    status: int = 503,
+    *,
+    log: EventLogLike | None = None,
+    name: str = "failing-endpoint",
+    **client_options: Any,
 ) -> list[float]:
-    """Start ``count`` clients against an endpoint that answers ``status`` for ``seconds``.
+    """Start ``count`` clients against an endpoint failing with ``status`` for ``seconds``.
 
-    Returns the time of every request the server received (seconds from the
-    start). ``client_options`` go to :meth:`SSEClients.start` (``policy``,
-    ``default_retry_ms``...). Stops what it starts.
+    ``status`` 200: every stream opens with ``log.open`` and ends at once
+    (see :meth:`SSEServer.fail`). Returns the time of every request the server
+    received (seconds from the start). ``client_options`` go to
+    :meth:`SSEClients.start` (``policy``, ``default_retry_ms``, ``time_scale``...).
+    Stops what it starts.
     """
-
-    class Unused:  # the endpoint fails before it ever reaches its log
-        def publish(self, data: str, event: str | None = None) -> str:
-            raise RuntimeError("not used")
-
-        def open(self, last_event_id: str | None) -> str:
-            raise RuntimeError("not used")
-
-    server = await SSEServer.start("failing-endpoint", Unused())
+    server = await SSEServer.start(name, log if log is not None else _Unused())
     server.fail(status)
     t0 = server.elapsed()
-    group = await SSEClients.start(server.url, count, name="failing-endpoint", **client_options)
+    group = await SSEClients.start(server.url, count, name=name, **client_options)
     try:
         await asyncio.sleep(seconds)
     finally:
