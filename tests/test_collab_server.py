@@ -313,3 +313,24 @@ def test_registry_and_room_names():
     run(scenario())
     assert room_name("/notes%20A?x=1") == "notes A"
     assert room_name("/") == ""
+
+
+def test_a_half_open_client_is_found_by_keepalive_and_its_awareness_removed():
+    async def scenario():
+        from rtlab.live import FaultProxy
+
+        server = await SyncServer.start(
+            "t-collab", ping_interval=0.2, ping_timeout=0.3, close_timeout=0.2
+        )
+        proxy = await FaultProxy.start("t-collab-net", server.port)
+        doc, _ = editor(1)
+        alice = await SyncClient.start(f"ws://127.0.0.1:{proxy.port}/r", doc, name="alice")
+        await alice.wait_synced()
+        bob, _ = await start_editor(server, "r", 2, "bob")
+        await bob.wait_for(lambda: 1 in bob.peers)
+        proxy.tunnels[-1].stall()  # no FIN, no RST: only the missing pongs tell
+        took = await bob.wait_for(lambda: 1 not in bob.peers, timeout=5)
+        # Found after a missed pong (0.2-0.5 s) plus the unanswered close (0.2 s).
+        assert 0.2 < took < 2.5, f"alice's ghost stayed {took:.2f} s"
+
+    run(scenario())

@@ -38,7 +38,8 @@ What the server adds around the room logic
   without bound.
 * **Awareness removal at once**: when a connection ends for any reason the
   room's ``leave`` tells the others, so nobody sees a ghost for 30 s.
-  (Half-open links are found by ``ping_interval``, 20 s by default.)
+  (Half-open links are found by keepalive pings: ``ping_interval`` plus
+  ``ping_timeout``, 20 s each by default, then ``close_timeout``, 1 s here.)
 * Room logic that raises anything but ``ValueError`` is a bug: that client is
   closed with **1011** and the error is raised by :meth:`check` / :meth:`stop`.
 """
@@ -199,6 +200,9 @@ class SyncServer:
         # and compressing every relayed message costs CPU per client (ws, the Node
         # server's library, leaves it off too).
         serve_options.setdefault("compression", None)
+        # A peer that does not answer our close frame within 1 s is gone (default 10 s):
+        # its awareness is removed only once its connection has ended.
+        serve_options.setdefault("close_timeout", 1.0)
         server._live = await LiveServer.start(name, server._serve, **serve_options)
         return server
 
