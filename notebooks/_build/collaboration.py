@@ -500,8 +500,9 @@ offline edits away, or reset its document on reconnect, would lose them for good
 
 Updates are also **idempotent and commutative**: applying one twice changes nothing,
 and an update that arrives before the one it depends on is held back until the gap
-is filled. So duplicated or reordered delivery across reconnects is harmless. Replay
-ada's five keystrokes backwards, each twice, into a fresh document:
+is filled. So duplicated or reordered delivery across reconnects is harmless. Type a
+word one keystroke at a time, then replay its five updates backwards, each twice, into
+a fresh document:
 """)
 
 code(r"""
