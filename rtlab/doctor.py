@@ -281,7 +281,8 @@ def check_redis() -> Check:
     return Check("redis-server", "ok", f"{version or 'found'} ({path})")
 
 
-def _chromium_path() -> str | None:
+def chromium_path() -> str | None:
+    """The Chromium executable, or None when it is not installed."""
     for candidate in ("chromium", "chromium-browser"):
         found = shutil.which(candidate)
         if found:
@@ -290,7 +291,7 @@ def _chromium_path() -> str | None:
 
 
 def check_chromium() -> Check:
-    path = _chromium_path()
+    path = chromium_path()
     if path is None:
         return _optional_missing(
             "chromium",

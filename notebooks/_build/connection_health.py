@@ -80,7 +80,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 import rtlab
 import rtlab.live
-from rtlab.graders.heartbeat import Settings, detection_times, frame_bytes, overhead, scenario
+from rtlab.graders.heartbeat import Settings, detection_times, overhead, scenario
+from rtlab.wire import frame_size
 from rtlab.live import FaultProxy, LiveServer
 from rtlab.live.proxy import unsent_bytes
 from rtlab.plots import client_timeline
@@ -350,7 +351,7 @@ bytes of headers per packet, more than any of these frames):
 code(r"""
 def per_minute(label, every, exchanges):
     # `exchanges`: (message, sent by) pairs, all repeated every `every` seconds
-    size = sum(frame_bytes(message, side) for message, side in exchanges)
+    size = sum(frame_size(message, side) for message, side in exchanges)
     print(f"{label:50}{size:3} B every {every} s = {size * 60 / every:4.0f} B/min")
 
 

@@ -74,6 +74,7 @@ from rtlab.grading.runner import LearnerTimeout, describe_error, time_limit
 from rtlab.plots import figure_to_png_base64
 from rtlab.sim import Latency, SimConnection, SimLoop, SimServer
 from rtlab.syllabus import reference_link
+from rtlab.wire import Side, frame_size
 
 MH = "missing-heartbeat"
 HOG = "half-open-connection-ghost"
@@ -153,13 +154,6 @@ def _settle(coro: Coroutine[Any, Any, Any]) -> None:
     raise RuntimeError("a simulated send or close unexpectedly waited")
 
 
-def frame_bytes(message: str | bytes, side: str) -> int:
-    """Bytes of one WebSocket frame carrying ``message`` (clients mask: 4 more bytes)."""
-    size = len(message.encode()) if isinstance(message, str) else len(message)
-    header = 2 if size < 126 else 4 if size < 65536 else 10
-    return header + size + (4 if side == "client" else 0)
-
-
 PING_PREFIXES = ("ping", b"ping")
 
 
@@ -178,7 +172,7 @@ def _kind(message: str | bytes) -> str:
 class Endpoint:
     """Runs one learner ``Heartbeat`` on one end of a simulated connection."""
 
-    def __init__(self, run: Run, side: str, conn: SimConnection, hb: Any) -> None:
+    def __init__(self, run: Run, side: Side, conn: SimConnection, hb: Any) -> None:
         self.run = run
         self.loop = run.loop
         self.side = side
@@ -285,7 +279,7 @@ class Endpoint:
             return
         now = self.loop.now
         _settle(self.conn.send(message))
-        self.run.sent.append((now, self.side, kind, frame_bytes(message, self.side)))
+        self.run.sent.append((now, self.side, kind, frame_size(message, self.side)))
         self.run.events.append((now, self.side, "sent", message))
         self._call("on_sent", now)
 
@@ -357,7 +351,7 @@ class Run:
     def ends(self) -> list[Endpoint]:
         return [e for e in (self.client, self.server_side) if e is not None]
 
-    def heartbeat(self, side: str, conn: SimConnection, module: ModuleType) -> Endpoint | None:
+    def heartbeat(self, side: Side, conn: SimConnection, module: ModuleType) -> Endpoint | None:
         try:
             hb = module.Heartbeat(*self.settings.args, side=side, now=self.loop.now)
         except Exception as error:

@@ -21,7 +21,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from rtlab.doctor import _chromium_path
+from rtlab.doctor import chromium_path
 from rtlab.live.registry import forget, register
 
 __all__ = ["FLAGS", "HeadlessChromium", "chromium_path"]
@@ -31,11 +31,6 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--no-proxy-server",
 ]
-
-
-def chromium_path() -> str | None:
-    """The Chromium executable, or None when it is not installed."""
-    return _chromium_path()
 
 
 class HeadlessChromium:
