@@ -3,13 +3,18 @@
 Prints, in one run: wall time and scenario count of a grader run (budget: at
 least 200 scenarios in under 2 s), the simulation time of a 10,000-client
 reconnect storm (budget: 2 s on one core), a live 300-client restart on real
-loopback sockets, the wall time of each notebook under nbval, and peak memory.
+loopback sockets, each module's own figures (transports, SSE, frames, edits lost
+under last-write-wins, the collaboration relay against pycrdt-websocket and the
+Node.js Yjs server), the wall time of each notebook under nbval, and peak memory.
+
+``--only NAME`` runs one part (``python -m rtlab.bench --only collab``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import resource
 import subprocess
 import sys
@@ -106,6 +111,23 @@ def bench_notebooks() -> None:
               f"[budget < {NOTEBOOK_BUDGET_S:g} s: {_verdict(seconds < NOTEBOOK_BUDGET_S)}]")
 
 
+# Each module measures its own figures; the function lives beside the code it measures.
+MODULE_BENCHES = {
+    "transports": "rtlab.live.transports:bench_transports",
+    "sse": "rtlab.live.sse:bench_sse",
+    "sse-grader": "rtlab.graders.sse:bench_sse_core",
+    "frames": "rtlab.live.frames:bench_frames",
+    "lost-updates": "rtlab.collab.lww:bench_lost_updates",
+    "collab": "rtlab.collab.bench:bench_collab",
+}
+
+
+def bench_module(name: str) -> None:
+    module, _, function = MODULE_BENCHES[name].partition(":")
+    print(f"\n== {name} ==")
+    getattr(importlib.import_module(module), function)()
+
+
 def peak_memory() -> None:
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -116,12 +138,20 @@ def peak_memory() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rtlab.bench", description=__doc__)
     parser.add_argument("--skip-notebooks", action="store_true")
+    parts = ["graders", "storm", "live", *MODULE_BENCHES, "notebooks"]
+    parser.add_argument("--only", choices=parts, help="run one part only")
     args = parser.parse_args(argv)
-    bench_graders()
-    bench_storm()
-    bench_live()
-    if not args.skip_notebooks:
-        bench_notebooks()
+    for part in parts if args.only is None else [args.only]:
+        if part == "graders":
+            bench_graders()
+        elif part == "storm":
+            bench_storm()
+        elif part == "live":
+            bench_live()
+        elif part in MODULE_BENCHES:
+            bench_module(part)
+        elif not args.skip_notebooks:
+            bench_notebooks()
     peak_memory()
     return 0
 
