@@ -801,7 +801,7 @@ def plan(seed: int) -> Plan:
     rng = random.Random(seed * 104729 + 7)
     family: Literal["race", "reconnect"] = "race" if seed % 2 == 0 else "reconnect"
     editors = rng.choice((2, 2, 3, 3, 4))
-    p = Plan(seed, family, editors, until=6.0 if family == "reconnect" else 3.0)
+    p = Plan(seed, family, editors, until=5.0 if family == "reconnect" else 3.0)
     if family == "race":
         for _ in range(rng.randint(1, 2)):
             what, message = rng.choice(GARBAGE)
@@ -810,19 +810,19 @@ def plan(seed: int) -> Plan:
     for n in range(1, editors + 1):
         t = rng.uniform(0.6, 1.5)
         for _ in range(rng.choice((0, 1, 1, 2))):
-            if t > 4.6:
+            if t > 3.8:
                 break
             back = t + rng.uniform(0.7, 1.6)
             p.cuts.append((n, t, back))
             t = back + rng.uniform(0.8, 1.5)
     if rng.random() < 0.6:
-        p.late[editors] = rng.uniform(0.8, 3.5)
+        p.late[editors] = rng.uniform(0.8, 3.0)
         p.cuts = [c for c in p.cuts if c[0] != editors or c[1] > p.late[editors] + 0.5]
     if editors >= 3 and rng.random() < 0.5:
-        p.leaver = (1, rng.uniform(3.0, 5.0))
+        p.leaver = (1, rng.uniform(2.5, 4.2))
         p.cuts = [c for c in p.cuts if c[0] != 1 or c[2] < p.leaver[1] - 0.1]
     if rng.random() < 0.5:
-        p.restarts.append(rng.uniform(2.0, 5.0))
+        p.restarts.append(rng.uniform(1.8, 4.2))
     return p
 
 
