@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -211,6 +211,7 @@ class RelayResult:
     total_chars: int
     cpu_seconds: float | None
     fresh_client_complete: bool | None = None  # after a loss: does a new client get it all?
+    ended: str = ""  # why the receiver stopped early
 
     @property
     def rate(self) -> float:
@@ -250,11 +251,20 @@ async def drain(ws: ClientConnection) -> None:
 
 
 def clocks(updates: list[bytes]) -> list[int]:
-    """Characters inserted up to and including each update (a delete inserts none)."""
+    """For each update, a clock the receiver must have reached once it integrated it.
+
+    Read from the update's header (clients, structs, client id, first clock):
+    its first item's clock plus one. (pycrdt's ``get_state(update)`` does not
+    help: it returns an empty state for an update that does not start at clock 0.)
+    """
     out, clock = [], 0
     for update in updates:
-        if update != protocol.EMPTY_UPDATE:
-            clock = max(clock, *protocol.decode_state_vector(get_state(update)).values(), 0)
+        clients, pos = protocol.read_varuint(update)
+        if clients:  # a delete-only update inserts nothing
+            _structs, pos = protocol.read_varuint(update, pos)
+            _client, pos = protocol.read_varuint(update, pos)
+            first, pos = protocol.read_varuint(update, pos)
+            clock = max(clock, first + 1)
         out.append(clock)
     return out
 
@@ -278,13 +288,16 @@ async def relay(
     done, progress = asyncio.Event(), asyncio.Event()
     clock_after = clocks(updates) if window else []
 
+    ended = ""  # why the receiver stopped, if not converged
+
     async def receive() -> None:
-        nonlocal received, have
-        with contextlib.suppress(ConnectionClosed):
+        nonlocal received, have, ended
+        try:
             while True:
                 try:
                     frame = await asyncio.wait_for(receiver.recv(), QUIET_LIMIT)
                 except TimeoutError:
+                    ended = f"nothing arrived for {QUIET_LIMIT:g} s"
                     return
                 message = protocol.parse(frame, check_update=False)  # type: ignore[arg-type]
                 if message.kind in ("update", "step2"):
@@ -297,6 +310,8 @@ async def relay(
                     if state == final_state:
                         done.set()
                         return
+        except ConnectionClosed as closed:
+            ended = f"the server closed the receiver's connection: {closed}"
 
     cpu_before = server.cpu()
     started = time.perf_counter()
@@ -324,7 +339,7 @@ async def relay(
     total = sum(protocol.decode_state_vector(final_state).values())
     result = RelayResult(
         server.kind, len(updates), seconds, sent, received, converged,
-        missing_chars=total - have, total_chars=total,
+        missing_chars=total - have, total_chars=total, ended=ended,
         cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )
     if not converged:  # does the room itself have everything? Ask as a new client,
@@ -377,7 +392,8 @@ def bench_collab(edits: int | None = None, window: int = WINDOW) -> list[RelayRe
         print(result.row())
         if result.fresh_client_complete is not None:
             verdict = "has every edit" if result.fresh_client_complete else "lacks edits too"
-            print(f"  {'':<17}(a client joining afterwards: the room {verdict})")
+            print(f"  {'':<17}(receiver: {result.ended}; a client joining afterwards: "
+                  f"the room {verdict})")
     if node.missing() is not None:
         print(f"  node              skipped: {node.missing()}")
     runs = {r.server: r for r in results}
