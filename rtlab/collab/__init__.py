@@ -5,7 +5,11 @@
   room logic (the exercise's ``Room``), with persistence and bounded fan-out;
 - :class:`SyncClient`: a Python client (pycrdt ``Doc``) that reconnects, can have its
   link cut for a demo, keeps editing offline and shares awareness;
-- :mod:`rtlab.collab.traces`: real editing traces for tests and the benchmark.
+- :mod:`rtlab.collab.traces`: real editing traces, typed through the sync logic;
+- :mod:`rtlab.collab.node`: the real JavaScript Yjs client (Node.js, ``js/``), driven
+  from asyncio;
+- :mod:`rtlab.collab.bench`: ``bench_collab()``, a trace relayed through this server,
+  pycrdt-websocket's and the Node.js reference server, side by side.
 """
 
 from rtlab.collab.client import SyncClient
