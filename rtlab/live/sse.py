@@ -51,6 +51,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 import aiohttp
@@ -64,6 +65,7 @@ from rtlab.sse import MEDIA_TYPE, STREAM_HEADERS, EventParser, format_comment, f
 __all__ = [
     "Attempt",
     "EventLogLike",
+    "FailingRun",
     "Received",
     "RequestRecord",
     "ResumeRun",
@@ -675,6 +677,18 @@ class _Unused:
         raise RuntimeError("not used")
 
 
+@dataclass
+class FailingRun:
+    """Requests at a failing endpoint, and the clients that made them."""
+
+    times: list[float]  # every request the server received, seconds from the start
+    clients: list[SSEClient]
+
+    def waits(self) -> list[float]:
+        """Every client's gaps between one attempt and the next (seconds)."""
+        return [b.t - a.t for c in self.clients for a, b in pairwise(c.attempts)]
+
+
 async def failing_endpoint(
     count: int,
     seconds: float,
@@ -683,12 +697,12 @@ async def failing_endpoint(
     log: EventLogLike | None = None,
     name: str = "failing-endpoint",
     **client_options: Any,
-) -> list[float]:
+) -> FailingRun:
     """Start ``count`` clients against an endpoint failing with ``status`` for ``seconds``.
 
     ``status`` 200: every stream opens with ``log.open`` and ends at once
     (see :meth:`SSEServer.fail`). Returns the time of every request the server
-    received (seconds from the start). ``client_options`` go to
+    received (seconds from the start) and the clients. ``client_options`` go to
     :meth:`SSEClients.start` (``policy``, ``default_retry_ms``, ``time_scale``...).
     Stops what it starts.
     """
@@ -701,7 +715,8 @@ async def failing_endpoint(
     finally:
         await group.stop()
         await server.stop()
-    return [t - t0 for t in server.request_times(since=t0) if t - t0 <= seconds]
+    times = [t - t0 for t in server.request_times(since=t0) if t - t0 <= seconds]
+    return FailingRun(times, group.clients)
 
 
 # -- benchmark ------------------------------------------------------------------------------
@@ -745,7 +760,7 @@ def bench_sse() -> None:
             ("hand-written loop, retry every 0.1 s", {"default_retry_ms": 100}),
             ("RetryPolicy (backoff 1-30 s, jitter)", {"policy": solution.RetryPolicy}),
         ):
-            times = await failing_endpoint(count, seconds, **options)
+            times = (await failing_endpoint(count, seconds, **options)).times
             last = sum(1 for t in times if t > seconds - 1)
             print(f"  failing endpoint (503), {count} clients, {label}: "
                   f"{len(times) / seconds:.0f} requests/s over {seconds:g} s, "
