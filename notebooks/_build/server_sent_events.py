@@ -333,12 +333,12 @@ for bad in ["not-an-id", "a1-99", "9" * 1000]:
 md(r"""
 The epoch in each id is what makes the restart case safe: a new process picks a new
 one, so an id from before the restart is recognisably unknown rather than mistaken
-for a position in the new log. Live, with a log of only 10 events and the same cut
+for a position in the new log. Live, with a log of only 5 events and the same cut
 as before (about 30 events are published while the clients are away):
 """)
 
 code(r"""
-small = await resume_demo(Reference.EventLog(10, epoch="e5"), "a log of 10 events", **SCHEDULE)
+small = await resume_demo(Reference.EventLog(5, epoch="e5"), "a log of 5 events", **SCHEDULE)
 print(small.summary())
 print("every client was told to reload:", all(
     any(r.event == "resync" for r in c.received) for c in small.clients))
