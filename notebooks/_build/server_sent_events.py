@@ -40,8 +40,8 @@ lesson you will:
   what was lost or duplicated, without event ids and with them;
 - see what a server should do when a client's id is older than its log (resync),
   how it tells clients to stop (HTTP 204), and what a malformed request gets;
-- point 50 clients at a failing endpoint, without backoff and with it, and measure
-  the request rate the server has to absorb.
+- point 50 clients at a failing endpoint, without backoff and `retry:` and with
+  them, and measure the request rate the server has to absorb.
 
 It covers [sse-missing-retry](../references/validations.md#sse-missing-retry),
 [sse-missing-event-id](../references/validations.md#sse-missing-event-id),
@@ -58,8 +58,8 @@ Everything runs in this kernel on `127.0.0.1`: the server is
 aiohttp clients reading the stream with the course's parser (`rtlab.sse.EventParser`,
 which follows the same WHATWG rules as a browser). **Time is scaled down** where
 waiting would be dull: the demo clients wait 3 % of the reconnection time the server
-announces, so `retry: 10000` (10 s) becomes 0.3 s. The retry flood runs in real
-time.
+announces, so `retry: 10000` (10 s) becomes 0.3 s. The flood of HTTP errors runs
+in real time.
 """)
 
 code(r"""
@@ -514,8 +514,8 @@ assert statistics.median(with_retry.waits()) > 2 * statistics.median(no_retry.wa
 md(r"""
 The clients waited what they were told, plus the time a reconnect takes (tens of
 milliseconds here, with 100 clients reconnecting together on one CPU): a third of
-the load with `retry: 10000`, for every client at once. A browser honours it on every reconnect,
-so it is the one lever the server holds over every open tab.
+the load with `retry: 10000`, for every client at once. A browser honours it on
+every reconnect, so it is the one lever the server holds over every open tab.
 
 Two seconds say little about a real outage, so here are 1,000 clients and a 5-minute
 outage in virtual time: each policy is asked for its next delay again and again
