@@ -127,6 +127,7 @@ class SyncClient:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._outbox.join(), 1.0)
                 await asyncio.wait_for(ws.close(), 1.0)
+            ws.transport.abort()  # a dead link must not hold the close for close_timeout
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
