@@ -44,7 +44,7 @@ def test_a_concurrent_trace_replayed_with_drops_and_restarts_converges(name, age
     assert result.bytes < 40 * len(trace.txns), result.summary()
 
 
-def test_a_room_that_loses_offline_edits_is_caught_by_the_replay():
+def test_a_client_that_loses_offline_edits_is_caught_by_the_replay():
     """The replay can fail: a client that drops what was typed offline never converges."""
     trace = need("friendsforever")
 
