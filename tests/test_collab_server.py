@@ -178,6 +178,11 @@ def test_an_update_the_room_rejects_closes_with_1007_and_room_logic_bugs_with_10
                 raise ValueError("empty updates are not welcome here")
             if message.startswith(b"\x01"):
                 raise KeyError("bug in awareness")
+            if message == protocol.sync_step1(b"\x01\x05\x05"):
+                from pycrdt import Doc, Text
+
+                del Doc().get("t", type=Text)[0:3]  # pycrdt panics: a BaseException
+
             return [(c, message) for c in self.members if c != client]
 
         def leave(self, client):
@@ -203,6 +208,12 @@ def test_an_update_the_room_rejects_closes_with_1007_and_room_logic_bugs_with_10
         code, why = await closed_with(ws)
         assert (code, why) == (CLOSE_BUG, "room logic failed: KeyError")
         with pytest.raises(KeyError, match="bug in awareness"):
+            server.check()
+        ws = await raw(server, "r")
+        await ws.send(protocol.sync_step1(b"\x01\x05\x05"))
+        code, why = await closed_with(ws)
+        assert (code, why) == (CLOSE_BUG, "room logic failed: PanicException")
+        with pytest.raises(BaseException, match="remove"):
             server.check()
 
     run(scenario())

@@ -331,7 +331,9 @@ class SyncServer:
         except ValueError as error:
             peer.fault = (CLOSE_INVALID, f"rejected by the room: {error}")
             return False
-        except Exception as error:
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # incl. pycrdt's PanicException (a BaseException)
             self.errors.append(error)
             peer.fault = (CLOSE_BUG, f"room logic failed: {type(error).__name__}")
             return False
