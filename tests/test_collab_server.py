@@ -345,3 +345,31 @@ def test_a_half_open_client_is_found_by_keepalive_and_its_awareness_removed():
         assert 0.2 < took < 2.5, f"alice's ghost stayed {took:.2f} s"
 
     run(scenario())
+
+
+def test_a_client_logic_that_raises_is_reported_not_swallowed():
+    class Broken:  # a learner's client logic with a bug in receive()
+        def __init__(self, doc):
+            self.doc = doc
+
+        def connect(self):
+            return [protocol.sync_step1(self.doc.get_state())]
+
+        def disconnect(self):
+            pass
+
+        def receive(self, message):
+            raise RuntimeError("forgot to handle step 1")
+
+        def local_update(self, update):
+            return []
+
+    async def scenario():
+        server = await SyncServer.start("t-collab")
+        client = await SyncClient.start(server.room_url("r"), Doc(client_id=1), logic=Broken)
+        await client.wait_for(lambda: client.errors, timeout=3)
+        with pytest.raises(Exception) as caught:  # one error, or a group after retries
+            await client.stop()
+        assert "forgot to handle step 1" in repr(caught.value)
+
+    run(scenario())

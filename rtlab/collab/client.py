@@ -170,8 +170,10 @@ class SyncClient:
                     await self._session(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError):
                 pass
-            except Exception as error:  # the sync logic raised: report, keep the loop alive
-                self.errors.append(error)
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as error:  # the sync logic raised (or made pycrdt panic):
+                self.errors.append(error)  # report it at check()/stop(), keep reconnecting
             finally:
                 self._offline()
             if self._stopped:
