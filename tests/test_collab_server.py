@@ -373,3 +373,14 @@ def test_a_client_logic_that_raises_is_reported_not_swallowed():
         assert "forgot to handle step 1" in repr(caught.value)
 
     run(scenario())
+
+
+def test_a_frame_over_max_size_closes_with_1009():
+    async def scenario():
+        server = await SyncServer.start("t-collab", max_size=64 * 1024)
+        ws = await raw(server, "r")
+        await ws.send(protocol.sync_update(b"x" * 100_000))
+        code, why = await closed_with(ws)
+        assert code == 1009 and "exceeds limit of 65536 bytes" in why
+
+    run(scenario())

@@ -26,7 +26,9 @@ What the server adds around the room logic
   before the room sees it. A text frame closes that client with **1003**
   (unsupported data); a malformed message, truncated varint or undecodable
   update with **1007** (invalid payload data), with the reason in the close
-  frame. The room is untouched, the other clients carry on.
+  frame. The room is untouched, the other clients carry on. A frame over
+  ``max_size`` (websockets' default 1 MiB; pass ``max_size=`` to change it)
+  is closed by websockets itself with **1009** (message too big).
 * **Bounded fan-out**: each client has its own send queue and writer task;
   a run of queued updates goes out merged as one (a Yjs merge is about the
   size of what the client lacks, not of the number of edits). When a
