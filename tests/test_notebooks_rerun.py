@@ -21,16 +21,21 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 BINDER_MEMORY_MB = 2048
 
+# Peak memory is the kernel's own high-water mark (VmHWM). Not ru_maxrss: Linux
+# carries that across fork and exec, so the kernel would report the peak of the
+# pytest process that started it.
 LEFTOVERS = """
-import asyncio, json, resource
+import asyncio, json, re
 import rtlab.live
 current = asyncio.current_task()
 pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()
            and "rtlab" in repr(t.get_coro())]
+with open("/proc/self/status") as status:
+    peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read())[1])
 print(json.dumps({
     "registered": sorted(rtlab.live.running()),
     "tasks": [repr(t.get_coro()) for t in pending],
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mb": peak_kb / 1024,
 }))
 """
 
