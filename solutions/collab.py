@@ -82,6 +82,10 @@ class Room:
                     mine.discard(entry.client_id)
                 else:
                     mine.add(entry.client_id)
+                    if entry.client_id not in self.awareness.states:
+                        # Back after we removed it: y-websocket re-announces with its old
+                        # clock, which the removal's clock + 1 would otherwise outrank.
+                        self.awareness.meta.pop(entry.client_id, None)
             self.awareness.apply_awareness_update(parsed.payload, client)
             return [(c, message) for c in others]
         # step 2 or update: merge it, then relay what it changed (nothing for a duplicate)
@@ -93,7 +97,8 @@ class Room:
         self.members.discard(client)
         mine = self.owned.pop(client, set())
         still_here = set().union(*self.owned.values())  # announced again on a newer connection
-        gone = sorted(mine - still_here)
+        # Only ids the awareness took in: like Yjs, it ignores a first state at clock 0.
+        gone = sorted(i for i in mine - still_here if i in self.awareness.meta)
         if not gone:
             return []
         self.awareness.remove_awareness_states(gone, client)
