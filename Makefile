@@ -75,7 +75,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-lab: setup
+lab: setup js-deps
 	@echo "==> Starting JupyterLab at http://$(HOST):$(PORT) (Ctrl-C twice to stop)"
 	@$(PY) -m jupyter lab $(NOTEBOOK) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG) $(ARGS)
 

@@ -595,8 +595,8 @@ md(r"""
 The same room speaks to JavaScript: Yjs in Node.js (`yjs` 13 with y-websocket's
 `WebsocketProvider`, the client a web page would use) joins the editors' room as a
 fourth participant, appears in everyone's header, types a line and leaves. Node.js
-and the npm packages come with the course setup (`make setup`); without them the
-cell says what is missing.
+and the npm packages come with the course setup (`make lab` installs them); without
+them the cell says what is missing.
 """)
 
 code(r"""
