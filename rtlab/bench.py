@@ -118,6 +118,7 @@ MODULE_BENCHES = {
     "sse-grader": "rtlab.graders.sse:bench_sse_core",
     "frames": "rtlab.live.frames:bench_frames",
     "lost-updates": "rtlab.collab.lww:bench_lost_updates",
+    "collab-grader": "rtlab.graders.collab:bench_collab_grader",
     "collab": "rtlab.collab.bench:bench_collab",
 }
 
