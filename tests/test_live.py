@@ -236,3 +236,16 @@ def test_a_fleet_notices_learner_code_that_blocks_the_event_loop():
         await server.stop()
 
     run(scenario())
+
+
+def test_collected_errors_are_raised_once_when_alike_and_as_a_group_when_not():
+    from rtlab.live.registry import raise_collected
+
+    raise_collected([], "nothing")  # no errors: returns
+    alike = [NotImplementedError("TODO: next_delay") for _ in range(3)]
+    with pytest.raises(NotImplementedError) as caught:
+        raise_collected(alike, "fleet 'f'")
+    assert caught.value.__notes__ == ["(the same error 3 times in fleet 'f')"]
+    with pytest.raises(ExceptionGroup) as group:
+        raise_collected([ValueError("a"), KeyError("b")], "server 's'")
+    assert len(group.value.exceptions) == 2 and "2 errors in server 's'" in str(group.value)

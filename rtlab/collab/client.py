@@ -36,7 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from rtlab.collab import protocol
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 
 __all__ = ["ClientLogic", "SyncClient"]
 
@@ -284,10 +284,7 @@ class SyncClient:
     def check(self) -> None:
         """Raise errors the sync logic hit (and forget them)."""
         errors, self.errors = self.errors, []
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup(f"{len(errors)} errors in client {self.name!r}", errors)  # type: ignore[type-var]
+        raise_collected(errors, f"client {self.name!r}")
 
     def __repr__(self) -> str:
         state = "synced" if self.synced else "online" if self.online else "offline"

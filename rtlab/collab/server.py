@@ -65,7 +65,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from rtlab.collab import protocol
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
 
 __all__ = ["CLOSE_INVALID", "CLOSE_SLOW", "CLOSE_TEXT", "Peer", "RoomLogic", "SyncServer"]
@@ -435,10 +435,7 @@ class SyncServer:
                 self._live.check()
             except BaseException as error:
                 errors.append(error)
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup(f"{len(errors)} errors in sync server {self.name!r}", errors)  # type: ignore[type-var]
+        raise_collected(errors, f"sync server {self.name!r}")
 
     def __repr__(self) -> str:
         where = self.url if self._live is not None else "stopped"

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 from pycrdt import Awareness, Doc, Text, TextEvent
 
+from rtlab.live.registry import raise_collected
+
 __all__ = ["CollabEditor", "Link", "TextSplice", "apply_splice", "text_splice", "utf8_offset"]
 
 WIDGET_ORIGIN = "widget"
@@ -201,8 +203,7 @@ class CollabEditor:
 
     def check(self) -> None:
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, "the editors")
 
     # -- display --------------------------------------------------------------
     def people(self) -> list[tuple[str, str]]:

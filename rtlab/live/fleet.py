@@ -19,7 +19,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake
 
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 
 __all__ = ["Attempt", "Fleet", "live_connector"]
 
@@ -163,8 +163,7 @@ class Fleet:
     def check(self) -> None:
         """Raise the first error a client's code raised (learner code must not raise)."""
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, f"fleet {self.name!r}")
 
     async def stop(self) -> None:
         """Cancel every client and close its connection; then raise collected errors."""

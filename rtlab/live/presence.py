@@ -39,7 +39,7 @@ from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
 
 __all__ = [
@@ -161,10 +161,9 @@ class PresenceServer:
         return joins, len(self.events) - joins
 
     def check(self) -> None:
-        """Raise the first error the tracker raised (and forget them)."""
+        """Raise the errors the tracker raised (and forget them)."""
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, f"presence server {self.name!r}")
         if self.server is not None:
             self.server.check()
 
@@ -382,8 +381,7 @@ class Crowd:
 
     def check(self) -> None:
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, f"crowd {self.name!r}")
 
     async def stop(self) -> None:
         """Cancel every plan and heartbeat; close every connection (crashed tabs too)."""

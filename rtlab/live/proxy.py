@@ -66,7 +66,7 @@ import time
 from collections import deque
 from typing import Any, Literal
 
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 
 __all__ = ["FaultProxy", "Tunnel", "unsent_bytes"]
 
@@ -520,8 +520,7 @@ class FaultProxy:
     def check(self) -> None:
         """Raise the first error the proxy's callbacks hit (and forget them)."""
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, f"proxy {self.name!r}")
 
     def __repr__(self) -> str:
         state = "listening" if self._server is not None else "stopped"

@@ -51,3 +51,21 @@ def forget(name: str, thing: Stoppable) -> None:
     key = (type(thing).__name__, name)
     if _live.get(key) is thing:
         del _live[key]
+
+
+def raise_collected(errors: list[BaseException], where: str) -> None:
+    """Raise what a live object collected: the error, or a group of different ones.
+
+    Errors in background tasks are invisible in a notebook (nbval drops output
+    of cells other than the running one), so live objects keep them and raise
+    them here, from ``check()`` or ``stop()``. The same error from many clients
+    (a learner's TODO in every one of them) is raised once, with a note.
+    """
+    if not errors:
+        return
+    first = errors[0]
+    if len(errors) > 1:
+        if any(type(e) is not type(first) or str(e) != str(first) for e in errors):
+            raise BaseExceptionGroup(f"{len(errors)} errors in {where}", errors)
+        first.add_note(f"(the same error {len(errors)} times in {where})")
+    raise first

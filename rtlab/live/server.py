@@ -28,7 +28,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 
 __all__ = ["LiveServer", "hold_open"]
 
@@ -231,10 +231,7 @@ class LiveServer:
     def check(self) -> None:
         """Raise the errors handlers hit so far (and forget them)."""
         errors, self.errors = self.errors, []
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup(f"{len(errors)} errors in server {self.name!r}", errors)  # type: ignore[type-var]
+        raise_collected(errors, f"server {self.name!r}")
 
     def __repr__(self) -> str:
         state = "listening" if self.listening else "not listening"

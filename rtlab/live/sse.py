@@ -59,7 +59,7 @@ from aiohttp import web
 
 from rtlab import course
 from rtlab.grading.runner import LearnerTimeout, load_module, time_limit
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 from rtlab.sse import MEDIA_TYPE, STREAM_HEADERS, EventParser, format_comment, format_event
 
 __all__ = [
@@ -383,10 +383,7 @@ class SSEServer:
     def check(self) -> None:
         """Raise the errors the log hit so far (and forget them)."""
         errors, self.errors = self.errors, []
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup(f"{len(errors)} errors in SSE server {self.name!r}", errors)  # type: ignore[type-var]
+        raise_collected(errors, f"SSE server {self.name!r}")
 
     def __repr__(self) -> str:
         return (f"<SSEServer {self.name!r} on {self.url}, {len(self.streams)} streams, "
@@ -564,8 +561,7 @@ class SSEClients:
     def check(self) -> None:
         """Raise the first error a client (or its policy) raised."""
         errors, self.errors = self.errors, []
-        if errors:
-            raise errors[0]
+        raise_collected(errors, f"SSE clients {self.name!r}")
 
     async def stop(self) -> None:
         forget(self.name, self)

@@ -64,7 +64,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from rtlab.live.registry import forget, register
+from rtlab.live.registry import forget, raise_collected, register
 from rtlab.sse import STREAM_HEADERS, EventParser, format_event
 
 __all__ = [
@@ -776,10 +776,7 @@ class TransportLab:
         for server in self.servers.values():
             errors += server.errors
             server.errors = []
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup(f"{len(errors)} errors in lab {self.name!r}", errors)  # type: ignore[type-var]
+        raise_collected(errors, f"lab {self.name!r}")
 
     async def stop(self) -> None:
         """Stop the clients and every server thread; raise errors they collected."""
