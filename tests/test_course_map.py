@@ -34,7 +34,8 @@ def slug(name: str) -> str:
 
 
 def notebook_anchors(path: Path) -> set[str]:
-    """Heading anchors as JupyterLab makes them: spaces become '-', the rest stays."""
+    """Heading anchors as JupyterLab makes them, from the rendered heading text
+    (code marks and emphasis gone): spaces become '-', the rest stays."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     anchors = set()
     for cell in cells:
@@ -42,7 +43,8 @@ def notebook_anchors(path: Path) -> set[str]:
             continue
         for line in "".join(cell["source"]).splitlines():
             if line.startswith("#"):
-                anchors.add(line.lstrip("#").strip().replace(" ", "-"))
+                rendered = re.sub(r"[`*]", "", line.lstrip("#").strip())
+                anchors.add(rendered.replace(" ", "-"))
     return anchors
 
 
