@@ -13,36 +13,29 @@ check from both ends that the browser:
 
 Chromium comes from the Debian package (``system-packages.txt``). Without it
 the test is skipped, except under ``CI=true``, where it must run. It is
-launched with ``asyncio.create_subprocess_exec`` (the server shares the event
-loop, which must never block) in a process group of its own, killed at the end.
+launched by ``rtlab.live.browser.HeadlessChromium`` (an asyncio subprocess: the
+server shares the event loop, which must never block), whose process group
+``stop_all`` kills at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
-import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from rtlab.doctor import chromium_path
 from rtlab.grading.runner import load_module
 from rtlab.live import stop_all
+from rtlab.live.browser import HeadlessChromium
 from rtlab.live.sse import SSEServer
 from rtlab.sse import format_retry
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "sse.py", "sse_browser_solution")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RETRY_MS = 500  # short, so the test is quick; FACTS.md: Chromium waited 503-512 ms
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--no-proxy-server",
-]
 
 PAGE = """<!doctype html>
 <meta charset="utf-8">
@@ -81,29 +74,14 @@ class ShortRetry:
         return str(self.log.open(last_event_id)) + format_retry(RETRY_MS)
 
 
-@contextlib.asynccontextmanager
-async def chromium(url: str, profile: Path, log: Path) -> AsyncIterator[None]:
-    with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            CHROMIUM, *FLAGS, f"--user-data-dir={profile}", url,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True,  # its helper processes share the group we kill
-        )
-        try:
-            yield
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-
-
 def messages(server: SSEServer) -> list[tuple[str, str]]:
     """(lastEventId, data) of every message the page saw, in the order it saw them."""
     seen = sorted((b["n"], b["id"], b["data"]) for _, b in server.reports if b["kind"] == "message")
     return [(event_id, data) for _, event_id, data in seen]
 
 
-async def until(predicate, timeout: float, what: str, server: SSEServer, log: Path) -> None:
+async def until(predicate, timeout: float, what: str, server: SSEServer,
+                browser: HeadlessChromium) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -111,59 +89,58 @@ async def until(predicate, timeout: float, what: str, server: SSEServer, log: Pa
             pytest.fail(
                 f"timed out waiting for {what}.\nrequests: {server.requests}\n"
                 f"page reports:\n{seen}\nchromium stderr (tail):\n"
-                f"{log.read_text(errors='replace')[-1500:]}"
+                f"{browser.log_tail()}"
             )
         await asyncio.sleep(0.01)
 
 
-def test_chromium_event_source_resumes_with_last_event_id_and_stops_on_204(tmp_path):
-    if not Path(CHROMIUM).exists():
+def test_chromium_event_source_resumes_with_last_event_id_and_stops_on_204():
+    if chromium_path() is None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium is missing at {CHROMIUM}: CI must run the browser test")
+            pytest.fail("chromium is missing: CI must run the browser test")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    log = tmp_path / "chromium.log"
 
     async def scenario() -> None:
         server = await SSEServer.start("t-browser", ShortRetry(), page=PAGE)
         try:
-            async with chromium(server.base_url + "/", tmp_path / "profile", log):
-                wait = lambda p, s, what: until(p, s, what, server, log)  # noqa: E731
-                await wait(lambda: len(server.streams) == 1, 15, "the page's EventSource")
-                for i in range(5):
-                    server.publish(f"before the cut {i}")
-                await wait(lambda: len(messages(server)) == 5, 5, "5 events in the browser")
-                last_seen = messages(server)[-1][0]
+            browser = await HeadlessChromium.start("t-browser-chromium", server.base_url + "/")
+            wait = lambda p, s, what: until(p, s, what, server, browser)  # noqa: E731
+            await wait(lambda: len(server.streams) == 1, 15, "the page's EventSource")
+            for i in range(5):
+                server.publish(f"before the cut {i}")
+            await wait(lambda: len(messages(server)) == 5, 5, "5 events in the browser")
+            last_seen = messages(server)[-1][0]
 
-                cut_at = server.elapsed()
-                server.cut()
-                for i in range(5):  # published while the browser is away
-                    server.publish(f"missed {i}\nline two")
-                await wait(lambda: len(server.requests) == 2, 5, "the reconnect")
-                again = server.requests[1]
-                delay_ms = (again.t - cut_at) * 1000
-                print(f"Chromium reconnected {delay_ms:.0f} ms after the cut (retry: {RETRY_MS})")
-                assert again.last_event_id == last_seen, "Last-Event-ID is not the last id seen"
-                assert RETRY_MS * 0.9 <= delay_ms <= RETRY_MS + 1500, delay_ms
+            cut_at = server.elapsed()
+            server.cut()
+            for i in range(5):  # published while the browser is away
+                server.publish(f"missed {i}\nline two")
+            await wait(lambda: len(server.requests) == 2, 5, "the reconnect")
+            again = server.requests[1]
+            delay_ms = (again.t - cut_at) * 1000
+            print(f"Chromium reconnected {delay_ms:.0f} ms after the cut (retry: {RETRY_MS})")
+            assert again.last_event_id == last_seen, "Last-Event-ID is not the last id seen"
+            assert RETRY_MS * 0.9 <= delay_ms <= RETRY_MS + 1500, delay_ms
 
-                await wait(lambda: len(messages(server)) == 10, 5, "the 5 missed events")
-                ids = [event_id for event_id, _ in messages(server)]
-                assert ids == [event_id for _, event_id in server.published], (
-                    "the browser did not get every event exactly once, in order"
-                )
-                assert messages(server)[5][1] == "missed 0\nline two"
+            await wait(lambda: len(messages(server)) == 10, 5, "the 5 missed events")
+            ids = [event_id for event_id, _ in messages(server)]
+            assert ids == [event_id for _, event_id in server.published], (
+                "the browser did not get every event exactly once, in order"
+            )
+            assert messages(server)[5][1] == "missed 0\nline two"
 
-                server.tell_clients_to_stop()
-                await wait(lambda: server.requests[-1].status == 204, 5, "a request met by 204")
-                told = server.elapsed()
-                await wait(
-                    lambda: any(b["kind"] == "error" and b["readyState"] == 2
-                                for _, b in server.reports),
-                    5, "EventSource to close (readyState 2)",
-                )
-                await asyncio.sleep(max(0.0, told + 1.2 - server.elapsed()))
-                assert server.requests[-1].status == 204 and len(server.requests) == 3, (
-                    f"the browser came back after 204: {server.requests}"
-                )
+            server.tell_clients_to_stop()
+            await wait(lambda: server.requests[-1].status == 204, 5, "a request met by 204")
+            told = server.elapsed()
+            await wait(
+                lambda: any(b["kind"] == "error" and b["readyState"] == 2
+                            for _, b in server.reports),
+                5, "EventSource to close (readyState 2)",
+            )
+            await asyncio.sleep(max(0.0, told + 1.2 - server.elapsed()))
+            assert server.requests[-1].status == 204 and len(server.requests) == 3, (
+                f"the browser came back after 204: {server.requests}"
+            )
         finally:
             errors = await stop_all()
             assert not errors, errors
