@@ -482,19 +482,25 @@ def _session() -> aiohttp.ClientSession:
                                  auto_decompress=False, trust_env=False)
 
 
+async def _ask(session: aiohttp.ClientSession, url: str, after: int, inbox: _Inbox,
+               i: int) -> int:
+    """One poll: hand every event after ``after`` to the inbox; return the next cursor."""
+    async with session.get(url, params={"after": str(after)}) as response:
+        response.raise_for_status()
+        body = await response.text()
+    answer = json.loads(body)
+    for event in answer["events"]:
+        inbox.take(i, json.dumps(event))
+    return int(answer["next"])
+
+
 async def _polling_client(url: str, inbox: _Inbox, i: int, interval: float,
                           phase: float) -> None:
     async with _session() as session:
         after, start, k = 0, time.monotonic() + phase, 0
         while True:  # like setInterval: ticks at start + k * interval
             await asyncio.sleep(max(0.0, start + k * interval - time.monotonic()))
-            async with session.get(url, params={"after": str(after)}) as response:
-                response.raise_for_status()
-                body = await response.text()
-            answer = json.loads(body)
-            for event in answer["events"]:
-                inbox.take(i, json.dumps(event))
-            after = answer["next"]
+            after = await _ask(session, url, after, inbox, i)
             k = max(k + 1, math.floor((time.monotonic() - start) / interval) + 1)
 
 
@@ -502,13 +508,7 @@ async def _long_polling_client(url: str, inbox: _Inbox, i: int) -> None:
     async with _session() as session:
         after = 0
         while True:  # ask again as soon as an answer arrives
-            async with session.get(url, params={"after": str(after)}) as response:
-                response.raise_for_status()
-                body = await response.text()
-            answer = json.loads(body)
-            for event in answer["events"]:
-                inbox.take(i, json.dumps(event))
-            after = answer["next"]
+            after = await _ask(session, url, after, inbox, i)
 
 
 async def _sse_client(url: str, inbox: _Inbox, i: int) -> None:
