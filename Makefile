@@ -34,7 +34,7 @@ SHELL := /bin/sh
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lab test lint bench check doctor system-deps js-deps clean
+.PHONY: help setup lab test lint bench check doctor lesson system-deps js-deps clean
 
 help:
 	@echo "Real-time engineering course. Targets:"
@@ -44,6 +44,7 @@ help:
 	@echo "  make doctor       check this machine can run the course"
 	@echo "  make bench        run the benchmarks"
 	@echo "  make lint         ruff and mypy only"
+	@echo "  make lesson NAME=04-reconnection  rebuild a notebook from its source and run it"
 	@echo "  make setup        create $(VENV) and install the pinned packages"
 	@echo "  make system-deps  install the system packages in system-packages.txt (Chromium, Node.js)"
 	@echo "  make js-deps      install the pinned npm packages in js/ (Yjs client and server)"
@@ -90,7 +91,7 @@ js-deps: system-deps
 
 lint: setup
 	@echo "==> ruff check"
-	@$(PY) -m ruff check . notebooks/_build  # ruff skips folders named _build unless named
+	@$(PY) -m ruff check .
 	@echo "==> mypy (strict, settings in pyproject.toml)"
 	@$(PY) -m mypy
 
@@ -108,6 +109,12 @@ test: setup system-deps js-deps lint
 bench: setup js-deps
 	@echo "==> Benchmarks (python -m rtlab.bench)"
 	@$(PY) -m rtlab.bench $(ARGS)
+
+# A lesson's source is notebooks/NAME.py (jupytext py:percent); this writes and runs
+# notebooks/NAME.ipynb with fresh outputs. NAME=all rebuilds every lesson.
+lesson: setup js-deps
+	@test -n "$(NAME)" || { echo "make lesson NAME=04-reconnection (or NAME=all)"; exit 1; }
+	@$(PY) -m rtlab.lessons $(if $(filter all,$(NAME)),--all,$(NAME)) --execute
 
 check: setup
 	@$(PY) -m rtlab check $(ARGS)

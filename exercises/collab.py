@@ -68,7 +68,7 @@ from pycrdt import (  # noqa: F401  (what you will need)
     create_sync_message,
 )
 
-from rtlab.collab.protocol import (  # noqa: F401  (given: reading and building messages)
+from rtlab.wire.yjs import (  # noqa: F401  (given: reading and building messages)
     decode_awareness,
     parse,
     sync_step2,

@@ -21,7 +21,8 @@ import sys
 import time
 
 from rtlab import course
-from rtlab.grading.runner import grade_file, load_module
+from rtlab.grading.runner import grade_file
+from rtlab.learner import load_module
 
 GRADER_BUDGET_S, GRADER_MIN_SCENARIOS = 2.0, 200
 STORM_BUDGET_S, STORM_CLIENTS = 2.0, 10_000
@@ -47,7 +48,7 @@ def bench_graders() -> None:
 
 
 def bench_storm() -> None:
-    from rtlab.sim.storm import storm
+    from rtlab.topics.reconnection.sim import storm
 
     solution = load_module(course.root() / "solutions" / "reconnection.py", "bench_solution")
     best = None
@@ -66,7 +67,8 @@ def bench_storm() -> None:
 
 
 async def _live_restart(clients: int) -> tuple[float, float, int]:
-    from rtlab.live import Fleet, LiveServer
+    from rtlab.live import LiveServer
+    from rtlab.topics.reconnection.live import Fleet
 
     solution = load_module(course.root() / "solutions" / "reconnection.py", "bench_live")
     server = await LiveServer.start("bench")
@@ -112,19 +114,14 @@ def bench_notebooks() -> None:
 
 
 # Each module measures its own figures; the function lives beside the code it measures.
-MODULE_BENCHES = {
-    "transports": "rtlab.live.transports:bench_transports",
-    "sse": "rtlab.live.sse:bench_sse",
-    "sse-grader": "rtlab.graders.sse:bench_sse_core",
-    "frames": "rtlab.live.frames:bench_frames",
-    "lost-updates": "rtlab.collab.lww:bench_lost_updates",
-    "collab-grader": "rtlab.graders.collab:bench_collab_grader",
-    "collab": "rtlab.collab.bench:bench_collab",
-}
+def module_benches() -> dict[str, tuple[str, str]]:
+    """Each module's own benchmarks, as course.toml lists them: name -> (module, function)."""
+    return {name: (module, function) for m in course.load().modules
+            for name, module, function in m.bench_targets()}
 
 
 def bench_module(name: str) -> None:
-    module, _, function = MODULE_BENCHES[name].partition(":")
+    module, function = module_benches()[name]
     print(f"\n== {name} ==")
     getattr(importlib.import_module(module), function)()
 
@@ -139,7 +136,7 @@ def peak_memory() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rtlab.bench", description=__doc__)
     parser.add_argument("--skip-notebooks", action="store_true")
-    parts = ["graders", "storm", "live", *MODULE_BENCHES, "notebooks"]
+    parts = ["graders", "storm", "live", *module_benches(), "notebooks"]
     parser.add_argument("--only", choices=parts, help="run one part only")
     args = parser.parse_args(argv)
     for part in parts if args.only is None else [args.only]:
@@ -149,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_storm()
         elif part == "live":
             bench_live()
-        elif part in MODULE_BENCHES:
+        elif part in module_benches():
             bench_module(part)
         elif not args.skip_notebooks:
             bench_notebooks()

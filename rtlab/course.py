@@ -31,6 +31,8 @@ class Module:
     notebook: str
     status: str
     exercise: str | None = None
+    package: str | None = None  # its home: rtlab.topics.<name>
+    benches: tuple[str, ...] = ()  # "file:function" within package, for `make bench`
     validations: tuple[str, ...] = ()
     sharp_edges: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
@@ -39,6 +41,15 @@ class Module:
     @property
     def ready(self) -> bool:
         return self.status == "ready"
+
+    def bench_targets(self) -> list[tuple[str, str, str]]:
+        """(name, module, function) of each benchmark, e.g. ("transports", "rtlab.topics...")."""
+        targets = []
+        for entry in self.benches:
+            file, _, function = entry.partition(":")
+            name = function.removeprefix("bench_").replace("_", "-")
+            targets.append((name, f"{self.package}.{file}", function))
+        return targets
 
     @property
     def graded_ids(self) -> tuple[str, ...]:

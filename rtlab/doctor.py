@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rtlab.live.browser import chromium_path
+
 Status = Literal["ok", "warn", "fail"]
 
 MIN_PYTHON = (3, 11)
@@ -279,15 +281,6 @@ def check_redis() -> Check:
         )
     version = _version_of([path, "--version"])
     return Check("redis-server", "ok", f"{version or 'found'} ({path})")
-
-
-def chromium_path() -> str | None:
-    """The Chromium executable, or None when it is not installed."""
-    for candidate in ("chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
 def check_chromium() -> Check:

@@ -37,7 +37,7 @@ from pycrdt import (
     create_sync_message,
 )
 
-from rtlab.collab.protocol import decode_awareness, parse, sync_step2, sync_update
+from rtlab.wire.yjs import decode_awareness, parse, sync_step2, sync_update
 
 Outgoing = list[tuple[Hashable, bytes]]  # (client, message) pairs to send
 

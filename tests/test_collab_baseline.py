@@ -6,9 +6,9 @@ import asyncio
 
 from pycrdt import Doc, Text
 
-from rtlab.collab import SyncClient
-from rtlab.collab.baseline import PycrdtWebsocketServer
 from rtlab.live import running, stop_all
+from rtlab.topics.collaboration import SyncClient
+from rtlab.topics.collaboration.baseline import PycrdtWebsocketServer
 
 
 def run(coro):

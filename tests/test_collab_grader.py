@@ -12,10 +12,10 @@ import time
 from functools import cache
 from pathlib import Path
 
-from rtlab.graders import collab as grader
 from rtlab.grading import Report, grade_file
-from rtlab.grading.runner import load_module
-from rtlab.sim.collab import GARBAGE, World, graded_world, plan
+from rtlab.learner import load_module
+from rtlab.topics.collaboration import grader
+from rtlab.topics.collaboration.sim import GARBAGE, World, graded_world, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_IDS = set(grader.IDS)
@@ -88,7 +88,7 @@ def test_a_world_is_the_same_in_every_process():
     code = (
         "import sys; sys.path.insert(0, '.');"
         "from solutions.collab import Room, Client;"
-        "from rtlab.sim.collab import graded_world;"
+        "from rtlab.topics.collaboration.sim import graded_world;"
         "w, p = graded_world(Room, Client, 9003); w.run_until(p.until); w.finish();"
         "print(len(w.log), w.timeline()[-1], sorted(w.texts().items()))"
     )

@@ -13,9 +13,9 @@ import os
 import pytest
 from pycrdt import Doc, Text
 
-from rtlab.collab import SyncClient, SyncServer
-from rtlab.collab.node import NodeClient, missing
 from rtlab.live import FaultProxy, stop_all
+from rtlab.topics.collaboration import SyncClient, SyncServer
+from rtlab.topics.collaboration.node import NodeClient, missing
 
 NODE_ID, ALICE_ID, BOB_ID = 101, 1, 2
 

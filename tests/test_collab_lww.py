@@ -8,8 +8,8 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
-from rtlab.collab.lww import LWWEditor, LWWServer, lost_updates_demo, parse_write
 from rtlab.live import FaultProxy, running, stop_all
+from rtlab.topics.collaboration.lww import LWWEditor, LWWServer, lost_updates_demo, parse_write
 
 
 def run(coro):
@@ -152,7 +152,7 @@ def test_restarting_a_server_of_the_same_name_replaces_it():
 
 
 def test_the_lost_updates_plot_marks_every_edit_kept_or_lost():
-    from rtlab.collab.lww import LWWRun
+    from rtlab.topics.collaboration.lww import LWWRun
 
     run_ = LWWRun(made=[(0.1, "ada", "ada-1"), (0.2, "bo", "bo-1"), (0.3, "ada", "ada-2")],
                   final=["ada-1", "ada-2"], copies={"ada": ["ada-1", "ada-2"],

@@ -14,8 +14,8 @@ from pycrdt import (
     write_var_uint,
 )
 
-from rtlab.collab import protocol
-from rtlab.collab.protocol import AwarenessEntry, ProtocolError
+from rtlab.wire import yjs as protocol
+from rtlab.wire.yjs import AwarenessEntry, ProtocolError
 
 
 @pytest.mark.parametrize("number", [0, 1, 127, 128, 255, 16_383, 16_384, 2**32, 2**53 - 1])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from rtlab import course
-from rtlab.collab.protocol import (
+from rtlab.learner import load_module
+from rtlab.wire.yjs import (
     AwarenessEntry,
     awareness,
     decode_awareness,
     encode_awareness,
     parse,
 )
-from rtlab.grading.runner import load_module
 
 solution = load_module(course.root() / "solutions" / "collab.py", "collab_room_solution")
 

@@ -15,9 +15,16 @@ from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from rtlab.collab import SyncClient, SyncServer, protocol
-from rtlab.collab.server import CLOSE_BUG, CLOSE_INVALID, CLOSE_SLOW, CLOSE_TEXT, room_name
 from rtlab.live import running, stop_all
+from rtlab.topics.collaboration import SyncClient, SyncServer
+from rtlab.topics.collaboration.server import (
+    CLOSE_BUG,
+    CLOSE_INVALID,
+    CLOSE_SLOW,
+    CLOSE_TEXT,
+    room_name,
+)
+from rtlab.wire import yjs as protocol
 
 
 def run(coro):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rtlab.collab import traces
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
+from rtlab.topics.collaboration import traces
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "collab.py", "traces_solution")
@@ -102,7 +102,7 @@ def test_the_relay_benchmark_carries_a_trace_prefix_through_every_server():
 
     from pycrdt import Doc
 
-    from rtlab.collab import bench, node
+    from rtlab.topics.collaboration import bench, node
 
     trace = need("automerge-paper")
     short = traces.Trace(trace.name, trace.start, "", trace.txns[:500], 1, False)

@@ -8,7 +8,13 @@ import random
 import pytest
 from pycrdt import Awareness, Doc, Text
 
-from rtlab.collab.widgets import CollabEditor, TextSplice, apply_splice, text_splice, utf8_offset
+from rtlab.topics.collaboration.widgets import (
+    CollabEditor,
+    TextSplice,
+    apply_splice,
+    text_splice,
+    utf8_offset,
+)
 
 ALPHABET = "ab é😀中\n"  # repeated letters (ambiguous splices), 2-, 3- and 4-byte characters
 
@@ -194,8 +200,8 @@ def test_a_closed_editor_no_longer_follows_the_doc():
 
 
 def test_editors_on_real_clients_merge_after_the_button_cuts_and_restores_a_link():
-    from rtlab.collab import SyncClient, SyncServer
     from rtlab.live import running, stop_all
+    from rtlab.topics.collaboration import SyncClient, SyncServer
 
     async def scenario():
         server = await SyncServer.start("t-widgets")

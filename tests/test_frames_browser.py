@@ -21,7 +21,7 @@ import pytest
 
 from rtlab.live import running, stop_all
 from rtlab.live.browser import chromium_path
-from rtlab.live.frames import browser_probe
+from rtlab.topics.websocket_basics.live import browser_probe
 
 
 def test_chromium_uploads_json_then_binary_and_shows_what_a_page_can_and_cannot_do():

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from websockets.frames import Frame, Opcode
 
-from rtlab.graders import frames as grader
 from rtlab.grading import Report
-from rtlab.grading.runner import load_module
-from rtlab.wire import frame_size, header_size
+from rtlab.learner import load_module
+from rtlab.topics.websocket_basics import grader as grader
+from rtlab.wire.websocket import frame_size, header_size
 
 ROOT = Path(__file__).resolve().parent.parent
 

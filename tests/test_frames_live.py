@@ -11,9 +11,9 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import InvalidStatus
 
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
 from rtlab.live import LiveServer, running, stop_all
-from rtlab.live.frames import (
+from rtlab.topics.websocket_basics.live import (
     RFC_KEY,
     UploadLog,
     accept_for,
@@ -24,7 +24,7 @@ from rtlab.live.frames import (
     send_frames,
     upload_handler,
 )
-from rtlab.wire import frames_size
+from rtlab.wire.websocket import frames_size
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "frames.py", "frames_live_solution")

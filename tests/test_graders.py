@@ -21,7 +21,7 @@ import pytest
 
 from rtlab import course
 from rtlab.grading import Report, grade_file
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
 from rtlab.syllabus import reference_link
 
 ROOT = Path(__file__).resolve().parent.parent

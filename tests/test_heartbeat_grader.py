@@ -16,9 +16,9 @@ import time
 from functools import cache
 from pathlib import Path
 
-from rtlab.graders import heartbeat as grader
 from rtlab.grading import Report, grade_file
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
+from rtlab.topics.connection_health import grader as grader
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_IDS = {"missing-heartbeat", "half-open-connection-ghost", "websocket-proxy-timeout"}

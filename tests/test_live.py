@@ -11,8 +11,9 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from rtlab.grading.runner import load_module
-from rtlab.live import Fleet, LiveServer, live_connector, running, stop_all
+from rtlab.learner import load_module
+from rtlab.live import LiveServer, running, stop_all
+from rtlab.topics.reconnection.live import Fleet, live_connector
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "reconnection.py", "live_solution")

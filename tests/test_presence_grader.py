@@ -15,10 +15,10 @@ import time
 from functools import cache
 from pathlib import Path
 
-from rtlab.graders import presence as grader
 from rtlab.grading import Report, grade_file
-from rtlab.grading.runner import load_module
-from rtlab.sim.presence import TOLERANCE, graded_schedule, sessions
+from rtlab.learner import load_module
+from rtlab.topics.presence import grader as grader
+from rtlab.topics.presence.sim import TOLERANCE, graded_schedule, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_IDS = {"presence-immediate-removal", "presence-flickering"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
 from rtlab.live import running
-from rtlab.live.presence import (
+from rtlab.topics.presence.live import (
     STAYING,
     PresenceServer,
     RosterView,

@@ -19,12 +19,7 @@ from typing import Any
 import pytest
 
 from rtlab.sim import Latency, SimServer
-from rtlab.sim.loop import (
-    BlockedLoopError,
-    ForeignAwaitError,
-    SimLoop,
-    SimulationAborted,
-)
+from rtlab.sim.loop import BlockedLoopError, ForeignAwaitError, SimLoop, SimulationAborted
 
 # -- ordering ---------------------------------------------------------------------
 

@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 
 from rtlab.doctor import chromium_path
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
 from rtlab.live import stop_all
 from rtlab.live.browser import HeadlessChromium
-from rtlab.live.sse import SSEServer
-from rtlab.sse import format_retry
+from rtlab.topics.server_sent_events.live import SSEServer
+from rtlab.wire.sse import format_retry
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "sse.py", "sse_browser_solution")

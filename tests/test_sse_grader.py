@@ -13,9 +13,14 @@ from types import ModuleType
 
 import pytest
 
-from rtlab.graders import sse as grader
-from rtlab.grading.runner import load_module
-from rtlab.sim.sse import BROWSER_RETRY_MS, FLOOD_CLIENTS, flood_scenario, resume_scenario
+from rtlab.learner import load_module
+from rtlab.topics.server_sent_events import grader as grader
+from rtlab.topics.server_sent_events.sim import (
+    BROWSER_RETRY_MS,
+    FLOOD_CLIENTS,
+    flood_scenario,
+    resume_scenario,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = sorted((ROOT / "tests" / "known_bad").glob("sse_*.py"))

@@ -1,8 +1,8 @@
 """The live SSE server and client on real loopback sockets, with the reference event log.
 
-Each test starts an :class:`rtlab.live.sse.SSEServer` serving the solution's
+Each test starts an :class:`rtlab.topics.server_sent_events.live.SSEServer` serving the solution's
 ``EventLog`` and reads it over real HTTP (aiohttp's client, or the course's
-``SSEClient`` built on ``rtlab.sse.EventParser``).
+``SSEClient`` built on ``rtlab.wire.sse.EventParser``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rtlab.grading.runner import LearnerTimeout, load_module
+from rtlab.learner import LearnerTimeout, load_module
 from rtlab.live import running, stop_all
-from rtlab.live.sse import SSEClients, SSEServer, lost_and_duplicated, resume_demo
-from rtlab.sse import EventParser
+from rtlab.topics.server_sent_events.live import (
+    SSEClients,
+    SSEServer,
+    lost_and_duplicated,
+    resume_demo,
+)
+from rtlab.wire.sse import EventParser
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "sse.py", "sse_live_solution")
@@ -304,7 +309,8 @@ def test_starting_a_server_with_a_taken_name_replaces_the_old_one():
 
 
 def test_a_client_that_stops_reading_is_cut_and_the_others_keep_everything(monkeypatch):
-    monkeypatch.setattr("rtlab.live.sse.MAX_QUEUED", 10)  # a short queue: quick to fill
+    # a short queue: quick to fill
+    monkeypatch.setattr("rtlab.topics.server_sent_events.live.MAX_QUEUED", 10)
 
     async def scenario():
         server = await SSEServer.start("t-slow", SOLUTION.EventLog(1000))

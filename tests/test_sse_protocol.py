@@ -1,4 +1,4 @@
-"""rtlab.sse writes and reads text/event-stream the way the WHATWG HTML standard says.
+"""rtlab.wire.sse writes and reads text/event-stream the way the WHATWG HTML standard says.
 
 The expected values come from the standard's "interpreting an event stream"
 algorithm and its worked examples, not from our own formatter.
@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from rtlab.sse import (
+from rtlab.wire.sse import (
     Event,
     EventParser,
     format_comment,

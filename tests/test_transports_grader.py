@@ -6,15 +6,8 @@ import types
 from collections import Counter
 from pathlib import Path
 
-from rtlab.graders.transports import (
-    IDS,
-    NAMED,
-    SEEDS,
-    acceptable,
-    grade,
-    profile,
-)
-from rtlab.grading.runner import load_module
+from rtlab.learner import load_module
+from rtlab.topics.transports.grader import IDS, NAMED, SEEDS, acceptable, grade, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "transports.py", "transports_solution_particular")

@@ -11,13 +11,7 @@ import aiohttp
 import pytest
 
 from rtlab.live import running, stop_all
-from rtlab.live.transports import (
-    TRANSPORTS,
-    Setup,
-    TransportLab,
-    event_stream,
-    measure,
-)
+from rtlab.topics.transports.live import TRANSPORTS, Setup, TransportLab, event_stream, measure
 
 
 def run(coro):

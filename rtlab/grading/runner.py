@@ -1,103 +1,27 @@
-"""Load learner code safely and run a grader over it.
+"""Run an exercise's grader over a learner's file.
 
-Learner code may fail to import, raise, hang in a busy loop or block with
-``time.sleep``. Grading runs in the main thread of its own process (the CLI,
-or a subprocess started by :func:`rtlab.check` in a notebook), where a
-SIGALRM-based guard can interrupt a runaway scenario and turn it into a
-clear message instead of a hung kernel.
+Grading runs in the main thread of its own process (the CLI, or a subprocess
+started by :func:`rtlab.check` in a notebook), where :mod:`rtlab.learner`'s
+SIGALRM guard can interrupt a runaway scenario and turn it into a clear message
+instead of a hung kernel.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import signal
-import sys
-import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import Protocol
 
 from rtlab import course
 from rtlab.grading.report import Report
-from rtlab.sim.loop import SimulationAborted
-
-
-class LearnerTimeout(SimulationAborted):
-    """Raised inside runaway learner code by the alarm (a BaseException, so that
-    a learner's ``except Exception`` cannot swallow it, and the simulation stops)."""
+from rtlab.learner import LearnerTimeout, load_module
 
 
 class Grader(Protocol):
     def __call__(self, module: ModuleType, *, seeds: list[int] | None = None) -> Report: ...
-
-
-@contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` of wall time (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "setitimer"
-    ):
-        yield
-        return
-
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise LearnerTimeout(
-            f"{what} did not finish within {seconds:g} s of real time and was stopped. "
-            "Look for a loop that never awaits (e.g. `while True:` around code that "
-            "does not call `await sleep(...)`), or a blocking call such as time.sleep()."
-        )
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)  # e.g. pytest-timeout's alarm
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer:  # give the enclosing alarm back what is left of it
-            left = outer - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
-
-
-def describe_error(error: BaseException, path: Path | None = None) -> str:
-    """A short, learner-facing account of an exception: type, message, the learner's line."""
-    if isinstance(error, NotImplementedError):
-        where = f" ({error})" if str(error) else ""
-        return (
-            f"NotImplementedError{where}: this part is still a TODO. "
-            "Replace the `raise NotImplementedError` with your code."
-        )
-    if isinstance(error, RuntimeError) and "no running event loop" in str(error):
-        return (
-            "RuntimeError: no running event loop. Your code called asyncio directly "
-            "(asyncio.sleep, asyncio.wait_for, ...), which the virtual-time simulation "
-            "cannot run. Await only the `sleep` and `connect` functions you were given."
-        )
-    frames = traceback.extract_tb(error.__traceback__)
-    mine = [f for f in frames if path is not None and Path(f.filename) == path]
-    where = f" at line {mine[-1].lineno}: {mine[-1].line}" if mine else ""
-    return f"{type(error).__name__}: {error}{where}"
-
-
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import a learner's file afresh, as a module of its own."""
-    home = str(course.root())
-    if home not in sys.path:  # variants in tests/ build on `solutions.*`
-        sys.path.append(home)
-    spec = importlib.util.spec_from_file_location(f"rtlab_learner_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    with time_limit(10, f"importing {path.name}"):
-        spec.loader.exec_module(module)
-    return module
 
 
 def grade_file(

@@ -21,10 +21,18 @@ import signal
 import tempfile
 from pathlib import Path
 
-from rtlab.doctor import chromium_path
 from rtlab.live.registry import forget, register
 
 __all__ = ["FLAGS", "HeadlessChromium", "chromium_path"]
+
+def chromium_path() -> str | None:
+    """The Chromium executable, or None when it is not installed."""
+    for candidate in ("chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -5,7 +5,7 @@ between its join and its step 2 are not sent to it, and not queued either.
 The room's step 2 was computed before them, so that client never gets them.
 """
 
-from rtlab.collab.protocol import parse
+from rtlab.wire.yjs import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

@@ -7,7 +7,7 @@ members.
 
 from pycrdt import create_update_message
 
-from rtlab.collab.protocol import parse
+from rtlab.wire.yjs import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

@@ -8,7 +8,7 @@ And what it serves as a step 2 is whatever came last, often someone's whole
 document, however little the asker lacks.
 """
 
-from rtlab.collab.protocol import parse, sync_step2
+from rtlab.wire.yjs import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

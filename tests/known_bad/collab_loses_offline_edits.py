@@ -7,7 +7,7 @@ you everything already"). Edits made offline stay on that one machine.
 
 from pycrdt import create_update_message
 
-from rtlab.collab.protocol import parse, sync_step2
+from rtlab.wire.yjs import parse, sync_step2
 from solutions.collab import Client as Reference
 from solutions.collab import (
     Room,  # noqa: F401

@@ -9,7 +9,7 @@ room had is gone.
 
 from pycrdt import merge_updates
 
-from rtlab.collab.protocol import parse
+from rtlab.wire.yjs import parse
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

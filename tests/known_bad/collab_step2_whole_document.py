@@ -4,7 +4,7 @@ The state vector says what the client already has; ignoring it re-sends the
 whole document on every reconnect (and to a client that has almost all of it).
 """
 
-from rtlab.collab.protocol import parse, sync_step2
+from rtlab.wire.yjs import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

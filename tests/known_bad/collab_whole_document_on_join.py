@@ -4,7 +4,7 @@ Handy for a brand-new client, but a client coming back after a blip already
 has nearly all of it: its step 1 would have said so, had the room waited.
 """
 
-from rtlab.collab.protocol import sync_step2
+from rtlab.wire.yjs import sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
     Outgoing,

@@ -12,7 +12,7 @@ from collections.abc import Hashable
 
 from pycrdt import Doc, create_awareness_message, create_sync_message
 
-from rtlab.collab.protocol import (
+from rtlab.wire.yjs import (
     AwarenessEntry,
     decode_awareness,
     encode_awareness,

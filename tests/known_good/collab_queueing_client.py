@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pycrdt import Doc, create_sync_message, create_update_message, merge_updates
 
-from rtlab.collab.protocol import parse, sync_step2
+from rtlab.wire.yjs import parse, sync_step2
 from solutions.collab import (
     Room,  # noqa: F401
 )

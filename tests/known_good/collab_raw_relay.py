@@ -19,7 +19,7 @@ from pycrdt import (
     create_update_message,
 )
 
-from rtlab.collab.protocol import parse, sync_step2
+from rtlab.wire.yjs import parse, sync_step2
 from solutions.collab import (
     Client,  # noqa: F401
 )

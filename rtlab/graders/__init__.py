@@ -1,1 +1,0 @@
-"""One grader module per exercise; each exposes ``grade(module, *, seeds=None) -> Report``."""

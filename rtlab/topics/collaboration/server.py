@@ -1,0 +1,506 @@
+"""A Yjs sync server for the kernel: real WebSockets, pluggable room logic.
+
+``server = await SyncServer.start("collab", room=Room, store=folder)`` serves
+``ws://127.0.0.1:PORT/<room name>``; y-websocket clients (JavaScript or the
+course's Python :class:`rtlab.topics.collaboration.client.SyncClient`) connect to it. The
+server does the I/O and the policy; *what* to answer is the room logic's job,
+any object with the sans-I/O ``Room`` interface of the exercise::
+
+    Room(saved: bytes | None)            # saved: what save() returned before a restart
+    room.join(client)    -> [(client, message), ...]
+    room.receive(client, message) -> [(client, message), ...]   # ValueError if invalid
+    room.leave(client)   -> [(client, message), ...]            # awareness removal
+    room.save()          -> bytes
+
+What the server adds around the room logic
+------------------------------------------
+* **Rooms by path**, kept while empty (a client that comes back finds the
+  document), and **persistence**: one file per room in ``store`` holding
+  ``room.save()``, written atomically (temporary file + rename) a moment after
+  changes, when a room empties, on :meth:`restart` and on :meth:`stop`. A
+  server started again on the same folder reloads each room on first join.
+  Why files and not pycrdt-store's SQLite store: ``save()`` already returns
+  the whole state as bytes, a rename is atomic, and nothing needs an anyio
+  task group that outlives a notebook cell.
+* **Strict input**: every frame is checked (:func:`rtlab.wire.yjs.parse`)
+  before the room sees it. A text frame closes that client with **1003**
+  (unsupported data); a malformed message, truncated varint or undecodable
+  update with **1007** (invalid payload data), with the reason in the close
+  frame. The room is untouched, the other clients carry on. A frame over
+  ``max_size`` (websockets' default 1 MiB; pass ``max_size=`` to change it)
+  is closed by websockets itself with **1009** (message too big).
+* **Bounded fan-out**: each client has its own send queue and writer task;
+  a run of queued updates goes out merged as one (a Yjs merge is about the
+  size of what the client lacks, not of the number of edits). When a
+  client's queue passes ``max_queue_bytes`` it is merged in place, and if
+  what waits besides a sync step 2 (which may carry a whole document, once
+  per connection) is still over half the limit, the client is cut with **1008**
+  (policy violation): it reconnects and catches up with a sync step 1/2
+  exchange. A slow reader never slows the room or grows the server
+  without bound.
+* **Awareness removal at once**: when a connection ends for any reason the
+  room's ``leave`` tells the others, so nobody sees a ghost for 30 s.
+  (Half-open links are found by keepalive pings: ``ping_interval`` plus
+  ``ping_timeout``, 20 s each by default, then ``close_timeout``, 1 s here.)
+* Room logic that raises anything but ``ValueError`` is a bug: that client is
+  closed with **1011** and the error is raised by :meth:`check` / :meth:`stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urlsplit
+
+from pycrdt import merge_updates
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from rtlab.live.registry import forget, raise_collected, register
+from rtlab.live.server import LiveServer
+from rtlab.wire import yjs as protocol
+
+__all__ = ["CLOSE_INVALID", "CLOSE_SLOW", "CLOSE_TEXT", "Peer", "RoomLogic", "SyncServer"]
+
+CLOSE_TEXT = 1003  # unsupported data: y-protocols is binary
+CLOSE_INVALID = 1007  # invalid payload data: not a well-formed message or update
+CLOSE_SLOW = 1008  # policy violation: the client reads too slowly
+CLOSE_BUG = 1011  # internal error: the room logic raised
+UPDATE_PREFIX = bytes((protocol.SYNC, protocol.UPDATE))
+STEP2_PREFIX = bytes((protocol.SYNC, protocol.STEP2))
+ARROWS = {"in": "->", "out": "<-"}
+# pycrdt's merge_updates costs more than linear time in the number of updates
+# (measured: 100 small updates 0.24 ms, 1,000 12 ms, 5,000 218 ms), so runs are
+# merged in pieces of this many.
+MERGE_RUN = 64
+
+Outgoing = Iterable[tuple[Hashable, bytes]]
+
+
+class RoomLogic(Protocol):
+    def join(self, client: Any) -> Outgoing: ...
+    def receive(self, client: Any, message: bytes) -> Outgoing: ...
+    def leave(self, client: Any) -> Outgoing: ...
+    def save(self) -> bytes: ...
+
+
+RoomFactory = Callable[[bytes | None], RoomLogic]
+
+
+def solution_room() -> RoomFactory:
+    """The course's reference room logic (``solutions/collab.py``)."""
+    from rtlab import course
+    from rtlab.learner import load_module
+
+    module = load_module(course.root() / "solutions" / "collab.py", "collab_solution_room")
+    factory: RoomFactory = module.Room
+    return factory
+
+
+class Peer:
+    """One connection: its id (what the room logic sees), queue and counters."""
+
+    def __init__(self, peer_id: int, room: str, conn: ServerConnection) -> None:
+        self.id = peer_id
+        self.room = room
+        self.conn = conn
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.most_queued_bytes = 0  # high-water mark, for the bounded-fan-out claim
+        self.sent = self.received = 0
+        self.merged = 0  # queued updates folded into merged ones
+        self.ready = asyncio.Event()
+        self.cut = False
+        self.fault: tuple[int, str] = (CLOSE_INVALID, "rejected")  # why the room logic refused
+        self.next_check = 0  # queued bytes at which to merge and check the backlog
+
+    def __repr__(self) -> str:
+        waiting = f"{len(self.queue)} queued ({self.queued_bytes} B)"
+        return f"<Peer {self.id} in {self.room!r}: {waiting}>"
+
+
+class SyncServer:
+    """A named y-websocket compatible server on 127.0.0.1 (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        room: RoomFactory,
+        store: Path | None,
+        *,
+        max_queue_bytes: int,
+        save_delay: float,
+        record: int,
+        send_buffer: int | None,
+        merge_run: int,
+    ) -> None:
+        self.name = name
+        self.room_factory = room
+        self.store = store
+        self.max_queue_bytes = max_queue_bytes
+        self.save_delay = save_delay
+        self.send_buffer = send_buffer
+        self.merge_run = merge_run
+        self.rooms: dict[str, RoomLogic] = {}
+        self.members: dict[str, dict[Hashable, Peer]] = {}
+        self.closes: list[tuple[int, str, int, str]] = []  # (peer, room, code, reason)
+        # (seconds, room, peer, "in"/"out", message): the last ``record`` messages
+        self.log: deque[tuple[float, str, int, str, bytes]] = deque(maxlen=record or None)
+        self.record = record
+        self.errors: list[BaseException] = []
+        self._ids = itertools.count(1)
+        self._closing: set[asyncio.Task[None]] = set()
+        self._dirty: set[str] = set()
+        self._saver: asyncio.TimerHandle | None = None
+        self._live: LiveServer | None = None
+        self.t0 = time.monotonic()
+
+    # -- life cycle ---------------------------------------------------------
+    @classmethod
+    async def start(
+        cls,
+        name: str = "collab",
+        *,
+        room: RoomFactory | None = None,
+        store: str | Path | None = None,
+        max_queue_bytes: int = 4 * 1024 * 1024,
+        save_delay: float = 0.5,
+        record: int = 0,
+        send_buffer: int | None = None,
+        merge_run: int = MERGE_RUN,
+        **serve_options: Any,
+    ) -> SyncServer:
+        """Serve on ``127.0.0.1`` (a free port), replacing any sync server of that name.
+
+        ``room``: the room logic class (default: the course's solution); ``store``:
+        a folder for persistence (None: rooms live in memory only); ``record``:
+        keep the last N messages in :attr:`log` for a timeline; ``send_buffer``:
+        the kernel's send buffer per connection in bytes (None: the OS default,
+        which grows to megabytes and hides a slow reader); ``merge_run``: how many
+        queued updates may go out merged as one (1: one message per update).
+        ``serve_options``
+        go to ``websockets`` (e.g. ``ping_interval``, ``max_size``).
+        """
+        folder = Path(store) if store is not None else None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        server = cls(
+            name, room or solution_room(), folder,
+            max_queue_bytes=max_queue_bytes, save_delay=save_delay, record=record,
+            send_buffer=send_buffer, merge_run=merge_run,
+        )
+        await register(name, server)
+        # No permessage-deflate unless asked: Yjs updates are compact binary already,
+        # and compressing every relayed message costs CPU per client (ws, the Node
+        # server's library, leaves it off too).
+        serve_options.setdefault("compression", None)
+        # A peer that does not answer our close frame within 1 s is gone (default 10 s):
+        # its awareness is removed only once its connection has ended.
+        serve_options.setdefault("close_timeout", 1.0)
+        server._live = await LiveServer.start(name, server._serve, **serve_options)
+        return server
+
+    async def stop(self) -> None:
+        """Close every connection (1001), save every room, stop; raise collected errors."""
+        forget(self.name, self)
+        live, self._live = self._live, None
+        try:
+            if live is not None:
+                await live.stop()
+        finally:
+            self._save_all()
+        self.check()
+
+    async def restart(self, downtime: float = 0.5) -> None:
+        """Like a redeploy: close everyone (1001), save, forget the rooms in memory,
+        refuse connections for ``downtime`` s, then serve rooms reloaded from the store.
+
+        Without a store, rooms stay in memory (there is nothing to reload from).
+        """
+        assert self._live is not None, "server is stopped"
+        await self._live.restart(downtime)
+        self._save_all()
+        if self.store is not None:
+            self.rooms.clear()
+
+    # -- rooms and persistence ------------------------------------------------
+    def room(self, name: str) -> RoomLogic:
+        """The room logic of ``name``, loaded from the store (or created) on first use."""
+        if name not in self.rooms:
+            path = self._path(name)
+            saved = path.read_bytes() if path is not None and path.exists() else None
+            self.rooms[name] = self.room_factory(saved)
+        return self.rooms[name]
+
+    def _path(self, room: str) -> Path | None:
+        if self.store is None:
+            return None
+        return self.store / (quote(room, safe="") + ".ydoc")
+
+    def stored_rooms(self) -> list[str]:
+        """Room names with a saved file in the store."""
+        if self.store is None:
+            return []
+        return sorted(unquote(p.name[: -len(".ydoc")]) for p in self.store.glob("*.ydoc"))
+
+    def save(self, room: str) -> None:
+        """Write ``room``'s state now (temporary file, then an atomic rename)."""
+        path = self._path(room)
+        self._dirty.discard(room)
+        if path is None or room not in self.rooms:
+            return
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(self.rooms[room].save())
+        os.replace(temporary, path)
+
+    def _save_all(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            self._saver = None
+        for room in list(self._dirty):
+            self.save(room)
+
+    def _changed(self, room: str) -> None:
+        if self.store is None:
+            return
+        self._dirty.add(room)
+        if self._saver is None:
+            self._saver = asyncio.get_running_loop().call_later(self.save_delay, self._save_due)
+
+    def _save_due(self) -> None:
+        self._saver = None
+        try:
+            self._save_all()
+        except Exception as error:  # a full disk must not kill the loop; report it
+            self.errors.append(error)
+
+    # -- one connection -------------------------------------------------------
+    async def _serve(self, conn: ServerConnection) -> None:
+        name = room_name(conn.request.path if conn.request else "/")
+        room = self.room(name)
+        peer = Peer(next(self._ids), name, conn)
+        peer.next_check = self.max_queue_bytes
+        if self.send_buffer is not None:
+            sock = conn.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
+        members = self.members.setdefault(name, {})
+        members[peer.id] = peer
+        writer = asyncio.get_running_loop().create_task(self._write(peer))
+        try:
+            if self._apply(peer, room.join, peer.id):
+                await self._read(peer, room)
+            else:
+                await self._close(peer, *peer.fault)
+        finally:
+            del members[peer.id]
+            self._apply(peer, room.leave, peer.id)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            if not members and name in self._dirty:
+                self.save(name)  # the last one left: write now, not in save_delay
+
+    async def _read(self, peer: Peer, room: RoomLogic) -> None:
+        async for frame in peer.conn:
+            if isinstance(frame, str):
+                why = "y-protocols messages are binary; got a text frame"
+                await self._close(peer, CLOSE_TEXT, why)
+                return
+            peer.received += 1
+            self._note(peer, "in", frame)
+            try:
+                protocol.parse(frame)
+            except protocol.ProtocolError as error:
+                await self._close(peer, CLOSE_INVALID, str(error))
+                return
+            if not self._apply(peer, room.receive, peer.id, frame):
+                await self._close(peer, *peer.fault)
+                return
+            self._changed(peer.room)
+
+    def _apply(self, peer: Peer, step: Callable[..., Outgoing], *args: Any) -> bool:
+        """Run one step of the room logic and queue what it says to send."""
+        try:
+            outgoing = list(step(*args))
+        except ValueError as error:
+            peer.fault = (CLOSE_INVALID, f"rejected by the room: {error}")
+            return False
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # incl. pycrdt's PanicException (a BaseException)
+            self.errors.append(error)
+            peer.fault = (CLOSE_BUG, f"room logic failed: {type(error).__name__}")
+            return False
+        members = self.members.get(peer.room, {})
+        for target, message in outgoing:
+            to = members.get(target)
+            if to is not None and not to.cut:
+                self._enqueue(to, message)
+        return True
+
+    def _enqueue(self, peer: Peer, message: bytes) -> None:
+        peer.queue.append(message)
+        peer.queued_bytes += len(message)
+        peer.most_queued_bytes = max(peer.most_queued_bytes, peer.queued_bytes)
+        if peer.queued_bytes > peer.next_check:
+            compact(peer, self.merge_run)
+            # A sync step 2 may be big (it carries the whole document to a newcomer)
+            # and is sent once per connection; a backlog beyond it means the client
+            # does not keep up.
+            step2 = max((len(m) for m in peer.queue if m.startswith(STEP2_PREFIX)), default=0)
+            backlog = peer.queued_bytes - step2
+            if backlog > self.max_queue_bytes // 2:
+                self._cut_slow(peer)
+                return
+            # Merge again only after another half limit: merging is not free.
+            peer.next_check = peer.queued_bytes + self.max_queue_bytes // 2
+        peer.ready.set()
+
+    def _cut_slow(self, peer: Peer) -> None:
+        waiting = peer.queued_bytes
+        peer.cut = True
+        peer.queue.clear()
+        peer.queued_bytes = 0
+        limit = self.max_queue_bytes
+        reason = f"too slow: {waiting} B waiting (limit {limit} B); reconnect to catch up"
+        self.closes.append((peer.id, peer.room, CLOSE_SLOW, reason))
+        # The writer may be stuck in send() behind a full socket buffer, so a
+        # polite close could wait forever: send the close frame if it fits,
+        # then drop the connection.
+        task = asyncio.get_running_loop().create_task(close_now(peer.conn, CLOSE_SLOW, reason))
+        self._closing.add(task)  # asyncio keeps only a weak reference to a task
+        task.add_done_callback(self._closing.discard)
+
+    async def _write(self, peer: Peer) -> None:
+        while True:
+            await peer.ready.wait()
+            peer.ready.clear()
+            while peer.queue and not peer.cut:
+                message = take_next(peer, self.merge_run)
+                half = self.max_queue_bytes // 2
+                peer.next_check = min(
+                    peer.next_check, max(self.max_queue_bytes, peer.queued_bytes + half)
+                )
+                try:
+                    await peer.conn.send(message)
+                except ConnectionClosed:
+                    return
+                peer.sent += 1
+                self._note(peer, "out", message)
+
+    async def _close(self, peer: Peer, code: int, reason: str) -> None:
+        reason = shorten(reason)
+        self.closes.append((peer.id, peer.room, code, reason))
+        await peer.conn.close(code, reason)
+
+    def _note(self, peer: Peer, direction: str, message: bytes) -> None:
+        if self.record:
+            self.log.append((time.monotonic() - self.t0, peer.room, peer.id, direction, message))
+
+    # -- observing ------------------------------------------------------------
+    def timeline(self, room: str | None = None) -> list[str]:
+        """The recorded messages, one described line each (needs ``record=N``)."""
+        return [
+            f"{t:8.3f} s  client {peer:>3} {ARROWS[d]} server  {protocol.describe(m)}"
+            for t, r, peer, d, m in self.log
+            if room is None or r == room
+        ]
+
+    @property
+    def url(self) -> str:
+        assert self._live is not None, "server is stopped"
+        return self._live.url
+
+    @property
+    def port(self) -> int:
+        assert self._live is not None, "server is stopped"
+        return self._live.port
+
+    def room_url(self, room: str) -> str:
+        return f"{self.url}/{quote(room)}"
+
+    def check(self) -> None:
+        """Raise errors the room logic or the connections hit so far (and forget them)."""
+        errors, self.errors = self.errors, []
+        if self._live is not None:
+            try:
+                self._live.check()
+            except BaseException as error:
+                errors.append(error)
+        raise_collected(errors, f"sync server {self.name!r}")
+
+    def __repr__(self) -> str:
+        where = self.url if self._live is not None else "stopped"
+        clients = sum(len(m) for m in self.members.values())
+        return f"<SyncServer {self.name!r} on {where}: {len(self.rooms)} rooms, {clients} clients>"
+
+
+def room_name(path: str) -> str:
+    """``/notes%20A?x=1`` -> ``notes A`` (y-websocket puts the room in the path)."""
+    return unquote(urlsplit(path).path.lstrip("/"))
+
+
+def merge_run(peer: Peer, run: list[bytes]) -> bytes:
+    """One sync update message with the effect of all the update messages in ``run``."""
+    if len(run) == 1:
+        return run[0]
+    peer.merged += len(run) - 1
+    payloads = [protocol.parse(m, check_update=False).payload for m in run]
+    return protocol.sync_update(merge_updates(*payloads))
+
+
+def take_next(peer: Peer, most: int) -> bytes:
+    """Pop the next message to send; a run of up to ``most`` queued updates goes out as one."""
+    run: list[bytes] = []
+    while peer.queue and peer.queue[0].startswith(UPDATE_PREFIX) and len(run) < most:
+        run.append(peer.queue.popleft())
+    taken = run or [peer.queue.popleft()]
+    peer.queued_bytes -= sum(map(len, taken))
+    return merge_run(peer, taken)
+
+
+def compact(peer: Peer, most: int) -> None:
+    """Merge runs of up to ``most`` queued sync updates into one (same effect, fewer bytes)."""
+    merged: deque[bytes] = deque()
+    run: list[bytes] = []
+
+    def flush() -> None:
+        if run:
+            merged.append(merge_run(peer, run))
+        run.clear()
+
+    for message in peer.queue:
+        if message.startswith(UPDATE_PREFIX):
+            run.append(message)
+            if len(run) == most:
+                flush()
+        else:
+            flush()
+            merged.append(message)
+    flush()
+    peer.queue = merged
+    peer.queued_bytes = sum(map(len, merged))
+
+
+async def close_now(conn: ServerConnection, code: int, reason: str, grace: float = 0.2) -> None:
+    """Close with ``code`` if the peer takes the frame within ``grace`` s, else drop the link."""
+    try:
+        await asyncio.wait_for(conn.close(code, reason), grace)
+    except (TimeoutError, ConnectionClosed):
+        conn.transport.abort()
+
+
+def shorten(reason: str, limit: int = 123) -> str:
+    """A close reason must fit in 123 bytes of UTF-8."""
+    encoded = reason.encode()
+    if len(encoded) <= limit:
+        return reason
+    return encoded[: limit - 3].decode(errors="ignore") + "..."

@@ -1,0 +1,1 @@
+"""Module 05, connection health: heartbeats over half-open links and idle proxies."""

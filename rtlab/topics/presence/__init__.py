@@ -1,0 +1,1 @@
+"""Module 06, presence: grace periods, tombstones and heartbeat TTLs."""

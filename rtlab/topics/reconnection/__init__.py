@@ -1,0 +1,1 @@
+"""Module 04, reconnection: backoff, jitter and the thundering herd."""

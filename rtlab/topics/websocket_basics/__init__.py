@@ -1,0 +1,1 @@
+"""Module 03, WebSocket basics: frames, close codes and limits."""
