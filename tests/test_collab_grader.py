@@ -15,7 +15,7 @@ from pathlib import Path
 from rtlab.grading import Report, grade_file
 from rtlab.learner import load_module
 from rtlab.topics.collaboration import grader
-from rtlab.topics.collaboration.sim import GARBAGE, World, graded_world, plan
+from rtlab.topics.collaboration.sim import GARBAGE, SCENARIO_SECONDS, World, graded_world, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_IDS = set(grader.IDS)
@@ -152,7 +152,7 @@ def test_a_room_that_never_returns_is_stopped(tmp_path: Path):
     )
     started = time.perf_counter()
     report = grade_file("collab", hangs, seeds=grader.SEEDS[:4])
-    assert time.perf_counter() - started < grader.SCENARIO_SECONDS + 5
+    assert time.perf_counter() - started < SCENARIO_SECONDS + 5
     assert "did not finish within" in report.finding("awareness-ghost").observed
 
 

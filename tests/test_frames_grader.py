@@ -20,6 +20,7 @@ from websockets.frames import Frame, Opcode
 from rtlab.grading import Report
 from rtlab.learner import load_module
 from rtlab.topics.websocket_basics import grader as grader
+from rtlab.topics.websocket_basics import sim as sim
 from rtlab.wire.websocket import frame_size, header_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ def test_the_reference_passes_within_the_time_budget_and_states_its_overhead():
     assert 1.0 < worst < 1.02, overhead
     refused = report.finding(grader.ML).observed
     assert "bad frames refused with the right code" in refused, refused
-    for kind in grader.BAD_KINDS:
+    for kind in sim.BAD_KINDS:
         assert kind in refused, f"no {kind!r} scenario was refused: {refused}"
 
 
@@ -77,7 +78,7 @@ def test_base64_in_json_is_measured_at_a_third_more_bytes():
 def test_every_graded_mix_has_good_and_bad_connections_and_exact_limits():
     exact_payload = exact_text = 0
     for seed in grader.ML_SEEDS:
-        limit, scripts, order = grader.limits_scripts(seed)
+        limit, scripts, order = sim.limits_scripts(seed)
         assert 3 <= len(scripts) <= 6
         assert any(s.bad_at is None for s in scripts) and any(s.bad_at is not None for s in scripts)
         assert sorted(order) == sorted(i for i, s in enumerate(scripts) for _ in s.frames)
@@ -85,13 +86,13 @@ def test_every_graded_mix_has_good_and_bad_connections_and_exact_limits():
             for _meta, payload in script.uploads:
                 exact_payload += len(payload) == limit
             good = script.frames[: script.bad_at]
-            exact_text += sum(isinstance(f, str) and grader.utf8_len(f) == limit for f in good)
+            exact_text += sum(isinstance(f, str) and sim.utf8_len(f) == limit for f in good)
     assert exact_payload >= 20 and exact_text >= 10, (exact_payload, exact_text)
 
 
 def test_every_bad_frame_is_refused_by_the_reference_with_the_code_the_grader_expects():
     for seed in grader.ML_SEEDS[:60]:
-        limit, scripts, _ = grader.limits_scripts(seed)
+        limit, scripts, _ = sim.limits_scripts(seed)
         for script in scripts:
             receiver = reference().Receiver(max_size=limit)
             for i, frame in enumerate(script.frames):
@@ -104,8 +105,8 @@ def test_every_bad_frame_is_refused_by_the_reference_with_the_code_the_grader_ex
 
 
 def test_oversize_text_of_two_byte_characters_fits_in_characters_but_not_in_bytes():
-    text = grader.padded_announcement({"name": "x"}, 1, 1030, wide=True)
-    assert grader.utf8_len(text) == 1030 and len(text) < 1024
+    text = sim.padded_announcement({"name": "x"}, 1, 1030, wide=True)
+    assert sim.utf8_len(text) == 1030 and len(text) < 1024
     assert json.loads(text)["size"] == 1
 
 
@@ -136,11 +137,11 @@ def test_a_receiver_that_hangs_is_stopped_with_a_clear_message(tmp_path: Path):
         "            pass\n"
         "        return super().receive(frame)\n"
     )
-    grader.SCENARIO_SECONDS, saved = 0.5, grader.SCENARIO_SECONDS
+    sim.SCENARIO_SECONDS, saved = 0.5, sim.SCENARIO_SECONDS
     try:
         report = grader.grade(load_module(path, "frames_hangs"))
     finally:
-        grader.SCENARIO_SECONDS = saved
+        sim.SCENARIO_SECONDS = saved
     assert not report.passed
     stopped = [f for f in report.findings if "did not finish within" in f.observed]
     assert stopped, str(report)
@@ -185,10 +186,10 @@ def test_a_trial_before_the_live_demo_catches_todo_crashes_and_hangs_but_not_wro
     tmp_path: Path,
 ):
     stub = load_module(ROOT / "exercises" / "frames.py", "frames_trial_stub")
-    assert "TODO" in (grader.trial(stub) or "")
-    assert grader.trial(reference()) is None
+    assert "TODO" in (sim.trial(stub) or "")
+    assert sim.trial(reference()) is None
     wrong = load_module(ROOT / "tests" / "known_bad" / "frames_base64_in_json.py", "trial_b64")
-    assert grader.trial(wrong) is None, "wrong answers are for the grader, not the trial"
+    assert sim.trial(wrong) is None, "wrong answers are for the grader, not the trial"
     path = tmp_path / "frames.py"
     path.write_text("from solutions.frames import encode_upload, Receiver as R\n"
                     "class Receiver(R):\n"
@@ -196,9 +197,9 @@ def test_a_trial_before_the_live_demo_catches_todo_crashes_and_hangs_but_not_wro
                     "        while frame == 'not JSON':\n"
                     "            pass\n"
                     "        return super().receive(frame)\n")
-    grader.SCENARIO_SECONDS, saved = 0.5, grader.SCENARIO_SECONDS
+    sim.SCENARIO_SECONDS, saved = 0.5, sim.SCENARIO_SECONDS
     try:
-        problem = grader.trial(load_module(path, "frames_trial_hangs"))
+        problem = sim.trial(load_module(path, "frames_trial_hangs"))
     finally:
-        grader.SCENARIO_SECONDS = saved
+        sim.SCENARIO_SECONDS = saved
     assert problem and "did not finish within" in problem

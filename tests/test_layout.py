@@ -26,7 +26,8 @@ RTLAB = ROOT / "rtlab"
 ENGINES = ("rtlab.sim", "rtlab.live", "rtlab.grading", "rtlab.learner", "rtlab.wire",
            "rtlab.plots", "rtlab.course", "rtlab.syllabus")
 APPLICATIONS = ("rtlab.cli", "rtlab.doctor", "rtlab.bench", "rtlab.lessons", "rtlab.checking",
-                "rtlab.progress")
+                "rtlab.progress", "rtlab.watch", "rtlab.classroom",
+                "rtlab.datasets")
 MAY_USE_OTHER_TOPICS = {"capstone"}
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from rtlab.learner import load_module
 from rtlab.topics.server_sent_events import grader as grader
+from rtlab.topics.server_sent_events import sim as sim
 from rtlab.topics.server_sent_events.sim import (
     BROWSER_RETRY_MS,
     FLOOD_CLIENTS,
@@ -129,7 +130,7 @@ def test_scenarios_replay_exactly_from_their_seed(reference):
 
 
 def test_learner_code_that_hangs_gets_a_clear_message(reference, monkeypatch):
-    monkeypatch.setattr(grader, "SCENARIO_SECONDS", 0.5)
+    monkeypatch.setattr(sim, "SCENARIO_SECONDS", 0.5)
 
     class Hangs(reference.RetryPolicy):  # type: ignore[name-defined,misc]
         def failed(self, status):

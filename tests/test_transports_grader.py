@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from rtlab.learner import load_module
-from rtlab.topics.transports.grader import IDS, NAMED, SEEDS, acceptable, grade, profile
+from rtlab.topics.transports.grader import IDS, SEEDS, acceptable, grade
+from rtlab.topics.transports.sim import NAMED, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = load_module(ROOT / "solutions" / "transports.py", "transports_solution_particular")

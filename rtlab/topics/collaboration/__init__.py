@@ -1,6 +1,10 @@
 """Collaboration (module 09): Yjs sync over real WebSockets, with pycrdt.
 
 - :mod:`rtlab.wire.yjs`: the y-protocols wire format, built and parsed strictly;
+- :mod:`rtlab.topics.collaboration.interface`: the exercise's ``Room`` and ``Client``
+  as types;
+- :mod:`rtlab.topics.collaboration.sim`: a room and editors in virtual time, the
+  graded worlds;
 - :class:`SyncServer`: a y-websocket compatible server in the kernel, running any
   room logic (the exercise's ``Room``), with persistence and bounded fan-out;
 - :class:`SyncClient`: a Python client (pycrdt ``Doc``) that reconnects, can have its

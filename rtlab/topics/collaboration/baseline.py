@@ -14,9 +14,11 @@ fit the kernel:
   it. Its logger is silenced (a notebook must not print warnings to stderr);
   its exceptions are counted in :attr:`errors`.
 
-What it does out of the box, as measured in FACTS.md: an empty room is deleted
-(``auto_clean_rooms=True``) so a later client finds an empty document; a
-dropped client's awareness stays with its peers until their 30 s timeout.
+What it does out of the box (pycrdt-websocket 0.16.5, measured on loopback): an
+empty room is deleted (``auto_clean_rooms=True``, the default), so a later client
+finds an empty document; ``YRoom`` never removes a dropped client's awareness states
+(the JavaScript server does), so its peers show a ghost until their 30 s awareness
+timeout.
 """
 
 from __future__ import annotations

@@ -29,28 +29,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pycrdt import Awareness, Doc, TransactionEvent
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from rtlab.live.registry import forget, raise_collected, register
+from rtlab.topics.collaboration.interface import ClientFactory, ClientLogic, learner_module
 from rtlab.wire import yjs as protocol
 
 __all__ = ["ClientLogic", "SyncClient"]
 
 RECONNECT_MIN, RECONNECT_MAX = 0.1, 2.5  # y-websocket: min(2^n x 100 ms, 2,500 ms)
-
-
-class ClientLogic(Protocol):
-    def connect(self) -> list[bytes]: ...
-    def disconnect(self) -> None: ...
-    def receive(self, message: bytes) -> list[bytes]: ...
-    def local_update(self, update: bytes) -> list[bytes]: ...
-
-
-ClientFactory = Callable[[Doc[Any]], ClientLogic]
 
 
 def solution_client() -> ClientFactory:
@@ -59,8 +50,7 @@ def solution_client() -> ClientFactory:
     from rtlab.learner import load_module
 
     module = load_module(course.root() / "solutions" / "collab.py", "collab_solution_client")
-    factory: ClientFactory = module.Client
-    return factory
+    return learner_module(module).Client
 
 
 class SyncClient:

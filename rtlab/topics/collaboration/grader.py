@@ -60,14 +60,14 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text
 
-from rtlab.grading.report import Finding, Report, Status
-from rtlab.learner import LearnerTimeout, describe_error, time_limit
+from rtlab.grading.report import Report
+from rtlab.grading.verdict import PASS, Check, Judged, Verdict, judge
 from rtlab.plots import client_timeline, figure_to_png_base64
-from rtlab.syllabus import reference_link
-from rtlab.topics.collaboration.sim import Edit, LearnerError, Plan, World, describe, graded_world
+from rtlab.topics.collaboration.interface import learner_module
+from rtlab.topics.collaboration.sim import Edit, Run, World, describe, scenario
 
 SEEDS = list(range(9000, 9200))
-SCENARIO_SECONDS = 10.0  # a world takes ~10 ms; loaded CI machines stall
+NO_WORLD = "no world of this kind among the seeds graded"
 
 ORDER = "message-ordering-race"
 RECONNECT = "reconnection-state-loss"
@@ -99,58 +99,13 @@ HINTS = {
     "those ids and a null state (encode_awareness_update). Keep an id another live "
     "connection announced too. On join, send the newcomer the states you know.",
 }
-REQUIRED = {  # families a check applies to
-    ORDER: ("race",),
-    RECONNECT: ("reconnect",),
-    FULL: ("race", "reconnect"),
-    GHOST: ("race", "reconnect"),
-}
-
 
 @dataclass
-class Run:
-    seed: int
-    plan: Plan | None = None
-    world: World | None = None
-    observer: str | None = None
-    error: str | None = None
-    error_at: float | None = None
-    timed_out: bool = False
+class Spotted(Verdict):
+    """A verdict that also says when it went wrong and whose log lines show it."""
 
-
-@dataclass
-class Verdict:
-    status: Status
-    observed: str = ""
-    expected: str = ""
     at: float | None = None
     who: tuple[str, ...] = ()  # timeline rows to show: "room", "e1", ...
-
-
-PASS = Verdict("passed")
-
-
-def scenario(module: ModuleType, seed: int) -> Run:
-    """Run graded world ``seed`` with the learner's ``Room`` and ``Client``."""
-    run = Run(seed)
-    try:
-        with time_limit(SCENARIO_SECONDS, f"world seed {seed}"):
-            room, client = module.Room, module.Client
-            run.world, run.plan = graded_world(room, client, seed)
-            run.world.run_until(run.plan.until)
-            run.observer = run.world.finish()
-    except LearnerTimeout as error:
-        run.error, run.timed_out = str(error), True
-    except LearnerError as error:
-        detail = (describe_error(error.error) if error.error is not None else error.detail)
-        if error.error is not None and not isinstance(error.error, NotImplementedError):
-            detail = f"raised {detail}"
-        run.error, run.error_at = f"{error.call} at t={error.t:.3f} s {detail}", error.t
-    except AttributeError as error:
-        run.error = f"your module lacks something the grader needs: {error}"
-    except Exception as error:  # something else went wrong: say what, never escape grade()
-        run.error = f"the world stopped: {describe_error(error)}"
-    return run
 
 
 # -- describing what happened ------------------------------------------------------
@@ -159,7 +114,7 @@ def scenario(module: ModuleType, seed: int) -> Run:
 def _crashed(run: Run) -> Verdict | None:
     if run.error is None:
         return None
-    return Verdict("failed", run.error, "Room and Client run without raising, and return "
+    return Spotted("failed", run.error, "Room and Client run without raising, and return "
                    "lists of messages", run.error_at, ("room", "e1", "e2", "e3", "e4"))
 
 
@@ -211,43 +166,47 @@ def _how_sent(edit: Edit) -> str:
 def _convergence(run: Run) -> Verdict:
     world = run.world
     assert world is not None and run.observer is not None
-    truth = world.truth
-    expected = _content(truth)
+    expected = _content(world.truth)
     replicas: list[tuple[str, Doc[Any]]] = [
         (editor.name, editor.doc) for editor in world.editors.values() if not editor.gone]
     replicas.append(("a newcomer who opened the document at the end",
                      world.observer_doc(run.observer)))
     for name, doc in replicas:
-        got = _content(doc)
-        if got == expected:
-            continue
-        who: tuple[str, ...]
-        saved = Edit(0, 0.0, "", world.saved0, True)
-        lost = _missing_edit(doc, [saved, *world.edits])
-        if lost is saved:
-            observed = (f"{name} ended without the document the room started from "
-                        f"(Room(saved) with {len(world.saved0)} B saved before anyone came).")
-            who, at = ("room",), 0.0
-        elif lost is not None:
-            author = world.editors[lost.editor].name
-            observed = (f"{name} ended without {author}'s edit at t={lost.t:.3f} s "
-                        f"({lost.what}; {_how_sent(lost)})." + _in_the_room(world, lost))
-            who = ("room", author) + ((name,) if name.startswith("e") else ())
-            at = lost.t
-        else:
-            observed = (f"{name} has every edit anyone made, yet its document differs from "
-                        "their merge: something else changed it (did your code edit the "
-                        "document?).")
-            who, at = ("room",), world.now
-        if got[0] != expected[0]:
-            observed += (f" Its text ({len(got[0])} characters) differs from the merge of "
-                         f"every edit ({len(expected[0])}) {_snippet(got[0], expected[0])}.")
-        else:
-            observed += f" Its map is {got[1]}, the merge of every edit gives {expected[1]}."
-        return Verdict("failed", observed,
-                       "every editor, and anyone who opens the document, ends with every edit "
-                       "anyone made, merged", at, who)
+        if _content(doc) != expected:
+            return _diverged(world, name, doc, expected)
     return PASS
+
+
+def _diverged(world: World, name: str, doc: Doc[Any],
+              expected: tuple[str, dict[str, object]]) -> Spotted:
+    """What replica ``name`` lacks (the first edit it misses), and where its text differs."""
+    got = _content(doc)
+    who: tuple[str, ...]
+    saved = Edit(0, 0.0, "", world.saved0, True)
+    lost = _missing_edit(doc, [saved, *world.edits])
+    if lost is saved:
+        observed = (f"{name} ended without the document the room started from "
+                    f"(Room(saved) with {len(world.saved0)} B saved before anyone came).")
+        who, at = ("room",), 0.0
+    elif lost is not None:
+        author = world.editors[lost.editor].name
+        observed = (f"{name} ended without {author}'s edit at t={lost.t:.3f} s "
+                    f"({lost.what}; {_how_sent(lost)})." + _in_the_room(world, lost))
+        who = ("room", author) + ((name,) if name.startswith("e") else ())
+        at = lost.t
+    else:
+        observed = (f"{name} has every edit anyone made, yet its document differs from "
+                    "their merge: something else changed it (did your code edit the "
+                    "document?).")
+        who, at = ("room",), world.now
+    if got[0] != expected[0]:
+        observed += (f" Its text ({len(got[0])} characters) differs from the merge of "
+                     f"every edit ({len(expected[0])}) {_snippet(got[0], expected[0])}.")
+    else:
+        observed += f" Its map is {got[1]}, the merge of every edit gives {expected[1]}."
+    return Spotted("failed", observed,
+                   "every editor, and anyone who opens the document, ends with every edit "
+                   "anyone made, merged", at, who)
 
 
 def check_ordering(run: Run) -> Verdict:
@@ -258,13 +217,13 @@ def check_ordering(run: Run) -> Verdict:
     assert world is not None
     for g in world.garbage:
         if not g.rejected:
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"A connection sent {g.what} ({g.message!r}); Room.receive {g.outcome}.",
                 "invalid input raises ValueError (the server then closes that connection), "
                 "before anything changes", g.t, ("room",))
         if not g.unchanged:
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"A connection sent {g.what} ({g.message!r}); Room.receive raised ValueError, "
                 "but save() returned something else afterwards: the room changed.",
@@ -288,38 +247,44 @@ def check_reconnect(run: Run) -> Verdict:
                            f"got {len(got)} characters; the room had received "
                            f"{len(restart.expected_text)}: "
                            f"{_snippet(got, restart.expected_text)}."))
-            return Verdict("failed", observed, "a restart keeps every update the room had "
+            return Spotted("failed", observed, "a restart keeps every update the room had "
                            "received (save() is the whole document, Room(saved) applies it)",
                            restart.t, ("room",))
     return _convergence(run)
 
 
-def check_full_state(run: Run) -> Verdict:
-    crashed = _crashed(run)
-    if crashed:
-        return crashed
-    world = run.world
-    assert world is not None
+def _big_step2(world: World) -> Spotted | None:
+    """A step 2 (room or client) far larger than what the asker lacked."""
     for b in world.sync_bytes:
         if b.kind in ("step2 reply", "client step2 reply") and b.size > 2 * b.needed + 64:
             asker = b.receiver if b.kind == "step2 reply" else "the room"
             who = "Room" if b.kind == "step2 reply" else f"{b.sender}'s Client"
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"At t={b.t:.3f} s {who} answered a step 1 from {asker} with a step 2 of "
                 f"{b.size} B; what {asker} lacked encodes in {b.needed} B.",
                 f"a step 2 of at most 2 x {b.needed} + 64 = {2 * b.needed + 64} B: "
                 "doc.get_update(state_vector), only what the asker lacks",
                 b.t, ("room", b.receiver if b.sender == "room" else b.sender))
+    return None
+
+
+def _big_join(world: World) -> Spotted | None:
+    """A document update sent on join, far larger than what was new to the newcomer."""
     for b in world.sync_bytes:
         if b.kind == "sent on join" and b.size > 2 * b.needed + 64:
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"At t={b.t:.3f} s Room.join sent {b.receiver}, which had just (re)connected, "
                 f"a document update of {b.size} B; {b.needed} B of it were new to {b.receiver}.",
                 f"at most 2 x {b.needed} + 64 = {2 * b.needed + 64} B: on join, send step 1 "
                 "and let the client's step 1 say what it lacks",
                 b.t, ("room", b.receiver))
+    return None
+
+
+def _big_relays(world: World) -> Spotted | None:
+    """Per editor, relayed live edits that total far more than what they changed."""
     relays: dict[str, list[int]] = {}
     for b in world.sync_bytes:
         if b.kind == "relay":
@@ -329,7 +294,7 @@ def check_full_state(run: Run) -> Verdict:
         if size > 3 * needed + 64 * count:
             worst = max((b for b in world.sync_bytes if b.kind == "relay" and b.receiver == name),
                         key=lambda b: b.size - b.needed)
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"The room relayed {count} updates to {name}, {size} B in all, which changed "
                 f"{needed} B worth of its document. The largest: {worst.size} B at "
@@ -337,6 +302,11 @@ def check_full_state(run: Run) -> Verdict:
                 f"relayed updates of at most 3 x {needed} + 64 x {count} = "
                 f"{3 * needed + 64 * count} B: each edit's update, not the whole document",
                 worst.t, ("room", name))
+    return None
+
+
+def _big_client_updates(world: World) -> Spotted | None:
+    """Per editor, update messages that total far more than its own edits."""
     own: dict[int, list[int]] = {}
     for edit in world.edits:
         own.setdefault(edit.editor, [0, 0])[0] += len(edit.update)
@@ -351,13 +321,26 @@ def check_full_state(run: Run) -> Verdict:
         if size > 2 * edits + 32 * count:
             first = next(b for b in world.sync_bytes
                          if b.kind == "client update" and b.sender == editor.name)
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"{editor.name}'s Client sent {count} update messages, {size} B in all, for "
                 f"edits whose updates total {edits} B (the first: {first.size} B at "
                 f"t={first.t:.3f} s).",
                 f"at most 2 x {edits} + 32 x {count} = {2 * edits + 32 * count} B: send each "
                 "edit's update, not the whole document", first.t, (editor.name, "room"))
+    return None
+
+
+def check_full_state(run: Run) -> Verdict:
+    crashed = _crashed(run)
+    if crashed:
+        return crashed
+    world = run.world
+    assert world is not None
+    for look in (_big_step2, _big_join, _big_relays, _big_client_updates):
+        failure = look(world)
+        if failure is not None:
+            return failure
     return PASS
 
 
@@ -372,7 +355,7 @@ def check_awareness(run: Run) -> Verdict:
             continue
         if probe.ghost is not None:
             gone = world.editors[probe.ghost].name
-            return Verdict(
+            return Spotted(
                 "failed",
                 f"{probe.why}, {probe.viewer} still showed {gone} in its awareness "
                 f"({probe.shown[probe.ghost]}): a ghost.",
@@ -389,7 +372,7 @@ def check_awareness(run: Run) -> Verdict:
             parts.append("lacks " + ", ".join(f"e{k}" for k in missing) + ", who was there")
         if stale:
             parts.append("shows an old state of " + ", ".join(f"e{k}" for k in stale))
-        return Verdict(
+        return Spotted(
             "failed",
             f"{probe.why.capitalize()}, the awareness of {probe.viewer} " + " and ".join(parts)
             + f": {probe.shown} instead of {probe.expected}.",
@@ -402,74 +385,74 @@ def check_awareness(run: Run) -> Verdict:
 # -- timelines and figures ---------------------------------------------------------------
 
 
-def _timeline(run: Run, verdict: Verdict, rows: int = 18) -> list[str]:
-    world = run.world
-    if world is None:
-        return []
-    at = world.now if verdict.at is None else verdict.at
-    lines = [(t, who, line) for t, who, line in world.log if who in verdict.who or not verdict.who]
+def _timeline(world: World, at: float | None, who: tuple[str, ...], rows: int = 18
+              ) -> list[str]:
+    at = world.now if at is None else at
+    lines = [(t, name, line) for t, name, line in world.log if name in who or not who]
     before = [i for i, (t, _, _) in enumerate(lines) if t <= at + 1e-9]
     last = before[-1] if before else 0
     start = max(0, last - rows // 2)
     chosen = lines[start:start + rows]
     if not chosen:
         return []
-    return world.timeline(verdict.who or None, chosen[0][0], chosen[-1][0])[:rows]
+    return world.timeline(who or None, chosen[0][0], chosen[-1][0])[:rows]
 
 
-def _figure(run: Run, verdict: Verdict) -> str | None:
-    world = run.world
-    if world is None or run.plan is None or run.error is not None:
+def _figure(run: Run, world: World, at: float | None) -> str | None:
+    if run.plan is None or run.error is not None:
         return None  # a crash: the message and the timeline say it all
     rows = {f"{e.name}": e.spans for e in world.editors.values()}
     marks = {f"restart {i + 1}": r.t for i, r in enumerate(world.restarts)}
-    if verdict.at is not None:
-        marks["failure"] = verdict.at
+    if at is not None:
+        marks["failure"] = at
     fig = client_timeline(rows, start=0, end=max(world.now, run.plan.until) + 0.2, marks=marks,
                           title=f"seed {run.seed} ({run.plan.family}): when each editor "
                           "was connected")
     return figure_to_png_base64(fig)
 
 
+def illustrate(run: Run, verdict: Verdict) -> tuple[list[str], str | None]:
+    """The log lines around the failure and when each editor was connected."""
+    if run.world is None:
+        return [], None
+    at, who = (verdict.at, verdict.who) if isinstance(verdict, Spotted) else (None, ())
+    return _timeline(run.world, at, who), _figure(run, run.world, at)
+
+
 # -- the grader -------------------------------------------------------------------------
+
+# Each check, and the families of worlds it applies to.
+CHECKS: list[tuple[Check, Callable[[Run], Verdict], tuple[str, ...]]] = [
+    (Check(ORDER, TITLES[ORDER], HINTS[ORDER]), check_ordering, ("race",)),
+    (Check(RECONNECT, TITLES[RECONNECT], HINTS[RECONNECT]), check_reconnect, ("reconnect",)),
+    (Check(FULL, TITLES[FULL], HINTS[FULL]), check_full_state, ("race", "reconnect")),
+    (Check(GHOST, TITLES[GHOST], HINTS[GHOST]), check_awareness, ("race", "reconnect")),
+]
 
 
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
-    """Run every world (or only ``seeds``) and return one finding per ID."""
-    plan: list[tuple[str, Callable[[Run], Verdict]]] = [
-        (ORDER, check_ordering), (RECONNECT, check_reconnect), (FULL, check_full_state),
-        (GHOST, check_awareness)]
-    failures: dict[str, tuple[Run, Verdict]] = {}
-    checked = dict.fromkeys(IDS, 0)
+    """Run every world (or only ``seeds``) and return one finding per ID.
+
+    A check is asked only of worlds of its families, and no more once it failed;
+    grading stops when every check has failed, or when a world ran out of time.
+    """
+    learner = learner_module(module)
+    judged: dict[str, list[Judged[Run]]] = {check.id: [] for check, _, _ in CHECKS}
+    failed: set[str] = set()
     runs = 0
     for seed in SEEDS if seeds is None else seeds:
-        run = scenario(module, seed)
+        run = scenario(learner, seed)
         runs += 1
-        family = run.plan.family if run.plan is not None else ("race" if seed % 2 == 0
-                                                               else "reconnect")
-        for id, check in plan:
-            if id in failures or family not in REQUIRED[id]:
-                continue
-            checked[id] += 1
-            verdict = check(run)
-            if verdict.status == "failed":
-                failures[id] = (run, verdict)
-        if len(failures) == len(plan) or run.timed_out:
+        for check, verdict_of, families in CHECKS:
+            if check.id not in failed and run.family in families:
+                verdict = verdict_of(run)
+                judged[check.id].append(Judged(seed, verdict, run))
+                if verdict.status == "failed":
+                    failed.add(check.id)
+        if len(failed) == len(CHECKS) or run.timed_out:
             break
-    findings = []
-    for id, _ in plan:
-        finding = Finding(id, TITLES[id], "passed", scenarios=checked[id], hint=HINTS[id],
-                          reference=reference_link(id))
-        if checked[id] == 0:
-            finding.status = "not reached"
-            finding.observed = "no world of this kind among the seeds graded"
-        elif id in failures:
-            run, verdict = failures[id]
-            finding.status, finding.seed = "failed", run.seed
-            finding.observed, finding.expected = verdict.observed, verdict.expected
-            finding.timeline = _timeline(run, verdict)
-            finding.figure_png = _figure(run, verdict)
-        findings.append(finding)
+    findings = [judge(check, judged[check.id], illustrate, none_run=NO_WORLD)
+                for check, _, _ in CHECKS]
     return Report("collab", "", findings, scenarios=runs)
 
 
@@ -484,7 +467,7 @@ def bench_collab_grader() -> None:
     started, cpu = time.perf_counter(), time.process_time()
     report = grade(module)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    worlds = [scenario(module, seed) for seed in SEEDS[:40]]
+    worlds = [scenario(learner_module(module), seed) for seed in SEEDS[:40]]
     edits = sum(len(run.world.edits) for run in worlds if run.world is not None)
     messages = sum(len(run.world.log) for run in worlds if run.world is not None)
     print(f"collab grader: {report.scenarios} worlds in {wall:.2f} s ({cpu:.2f} s CPU), "

@@ -4,7 +4,8 @@
 ``ws://127.0.0.1:PORT/<room name>``; y-websocket clients (JavaScript or the
 course's Python :class:`rtlab.topics.collaboration.client.SyncClient`) connect to it. The
 server does the I/O and the policy; *what* to answer is the room logic's job,
-any object with the sans-I/O ``Room`` interface of the exercise::
+any object with the sans-I/O ``Room`` interface of the exercise
+(:class:`rtlab.topics.collaboration.interface.RoomLogic`)::
 
     Room(saved: bytes | None)            # saved: what save() returned before a restart
     room.join(client)    -> [(client, message), ...]
@@ -55,9 +56,9 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pycrdt import merge_updates
@@ -66,6 +67,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
+from rtlab.topics.collaboration.interface import Outgoing, RoomFactory, RoomLogic, learner_module
 from rtlab.wire import yjs as protocol
 
 __all__ = ["CLOSE_INVALID", "CLOSE_SLOW", "CLOSE_TEXT", "Peer", "RoomLogic", "SyncServer"]
@@ -82,27 +84,13 @@ ARROWS = {"in": "->", "out": "<-"}
 # merged in pieces of this many.
 MERGE_RUN = 64
 
-Outgoing = Iterable[tuple[Hashable, bytes]]
-
-
-class RoomLogic(Protocol):
-    def join(self, client: Any) -> Outgoing: ...
-    def receive(self, client: Any, message: bytes) -> Outgoing: ...
-    def leave(self, client: Any) -> Outgoing: ...
-    def save(self) -> bytes: ...
-
-
-RoomFactory = Callable[[bytes | None], RoomLogic]
-
-
 def solution_room() -> RoomFactory:
     """The course's reference room logic (``solutions/collab.py``)."""
     from rtlab import course
     from rtlab.learner import load_module
 
     module = load_module(course.root() / "solutions" / "collab.py", "collab_solution_room")
-    factory: RoomFactory = module.Room
-    return factory
+    return learner_module(module).Room
 
 
 class Peer:

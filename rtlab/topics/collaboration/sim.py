@@ -26,7 +26,9 @@ that was new to its receiver, and every awareness view when it matters.
 :func:`graded_world` builds the seeded schedules the grader runs: "race"
 worlds (everyone online, concurrent edits, garbage from a rogue connection)
 and "reconnect" worlds (cuts with offline edits, late joiners, a leaver,
-server restarts). A notebook can build small worlds by hand::
+server restarts); :func:`scenario` runs one with the learner's ``Room`` and ``Client``
+(their types: :mod:`rtlab.topics.collaboration.interface`) under a time limit, and
+keeps what stopped it if it could not finish. A notebook can build small worlds by hand::
 
     world = World(Room, Client, seed=1, editors=2, initial="Hello")
     world.start(); world.settle()  # everyone has "Hello"
@@ -42,7 +44,7 @@ import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pycrdt import (
     Awareness,
@@ -56,19 +58,31 @@ from pycrdt import (
     merge_updates,
 )
 
+from rtlab.learner import LearnerTimeout, describe_error, time_limit
 from rtlab.sim.loop import SimulationAborted
+from rtlab.topics.collaboration.interface import (
+    ClientFactory,
+    ClientLogic,
+    CollabModule,
+    RoomFactory,
+    RoomLogic,
+)
 from rtlab.wire.yjs import ProtocolError, describe, parse
 
 __all__ = [
+    "SCENARIO_SECONDS",
     "AwarenessProbe",
     "Edit",
     "Garbage",
     "LearnerError",
+    "Plan",
     "Restart",
+    "Run",
     "SyncBytes",
     "World",
     "describe",
     "graded_world",
+    "scenario",
 ]
 
 LATENCY = (0.005, 0.08)  # one-way, seconds
@@ -86,6 +100,8 @@ GARBAGE: tuple[tuple[str, bytes], ...] = (
 SYNC_NAMES = ("step1", "step2", "update")
 INITIAL_AUTHOR = 1000  # client_id of whoever wrote the document before the scenario
 OBSERVER_ID = 999
+SCENARIO_SECONDS = 10.0  # wall-clock limit of one graded world (~10 ms; loaded CI stalls)
+T = TypeVar("T")
 Text_ = str | Callable[[], str]  # a log line, or a function that makes it when needed
 
 
@@ -181,7 +197,7 @@ class Editor:
     """One person editing: a Doc, the learner's Client around it, and awareness."""
 
     def __init__(self, world: World, number: int,
-                 client_factory: Callable[[Doc[Any]], Any]) -> None:
+                 client_factory: ClientFactory) -> None:
         self.world = world
         self.number = number
         self.name = f"e{number}"
@@ -200,7 +216,8 @@ class Editor:
         self._local = False
         self._received: list[int] = []  # sizes of what remote messages changed
         self.doc.observe(self._on_change)
-        self.client = world.call(f"Client(doc of {self.name})", client_factory, self.doc)
+        self.client: ClientLogic = world.call(f"Client(doc of {self.name})", client_factory,
+                                              self.doc)
 
     def _on_change(self, event: TransactionEvent) -> None:
         if self._local:
@@ -218,8 +235,8 @@ class World:
 
     def __init__(
         self,
-        room_factory: Callable[..., Any],
-        client_factory: Callable[[Doc[Any]], Any],
+        room_factory: RoomFactory,
+        client_factory: ClientFactory,
         *,
         seed: int,
         editors: int = 2,
@@ -257,7 +274,7 @@ class World:
             self.saved0 = author.get_update()
             self._truth_todo.append(self.saved0)
             self._shadow_todo.append(self.saved0)
-        self.room: Any = self.call(
+        self.room: RoomLogic = self.call(
             "Room(saved)" if self.saved0 else "Room()",
             room_factory, *((self.saved0,) if self.saved0 else ()))
         self.editors = {n: Editor(self, n, client_factory) for n in range(1, editors + 1)}
@@ -268,7 +285,7 @@ class World:
         self._expect_text: dict[str, Callable[[str], None]] = {}
 
     # -- learner calls -------------------------------------------------------------
-    def call(self, what: Text_, fn: Callable[..., Any], *args: Any) -> Any:
+    def call(self, what: Text_, fn: Callable[..., T], *args: Any) -> T:
         """Call learner code; anything it raises becomes a :class:`LearnerError`."""
         try:
             return fn(*args)
@@ -826,7 +843,7 @@ def plan(seed: int) -> Plan:
     return p
 
 
-def graded_world(room_factory: Callable[..., Any], client_factory: Callable[[Doc[Any]], Any],
+def graded_world(room_factory: RoomFactory, client_factory: ClientFactory,
                  seed: int) -> tuple[World, Plan]:
     """Build the world of graded seed ``seed`` with every action scheduled (not yet run)."""
     p = plan(seed)
@@ -858,3 +875,49 @@ def graded_world(room_factory: Callable[..., Any], client_factory: Callable[[Doc
     for at, what, message in p.garbage:
         world.at(at, partial(world.send_garbage, what, message))
     return world, p
+
+
+# -- one graded world, run ---------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Graded world ``seed`` run to its end with the learner's code, or where it stopped."""
+
+    seed: int
+    plan: Plan | None = None
+    world: World | None = None
+    observer: str | None = None  # the connection of the newcomer who opened it at the end
+    error: str | None = None
+    error_at: float | None = None
+    timed_out: bool = False
+
+    @property
+    def family(self) -> Literal["race", "reconnect"]:
+        """The world's kind, even when it stopped before its plan was drawn."""
+        if self.plan is not None:
+            return self.plan.family
+        return "race" if self.seed % 2 == 0 else "reconnect"
+
+
+def scenario(module: CollabModule, seed: int) -> Run:
+    """Run graded world ``seed`` with the learner's ``Room`` and ``Client``."""
+    run = Run(seed)
+    try:
+        with time_limit(SCENARIO_SECONDS, f"world seed {seed}"):
+            room, client = module.Room, module.Client
+            run.world, run.plan = graded_world(room, client, seed)
+            run.world.run_until(run.plan.until)
+            run.observer = run.world.finish()
+    except LearnerTimeout as error:
+        run.error, run.timed_out = str(error), True
+    except LearnerError as error:
+        detail = (describe_error(error.error) if error.error is not None else error.detail)
+        if error.error is not None and not isinstance(error.error, NotImplementedError):
+            detail = f"raised {detail}"
+        run.error, run.error_at = f"{error.call} at t={error.t:.3f} s {detail}", error.t
+    except AttributeError as error:
+        run.error = f"your module lacks something the grader needs: {error}"
+    except Exception as error:  # something else went wrong: say what, never escape grade()
+        run.error = f"the world stopped: {describe_error(error)}"
+    return run

@@ -23,7 +23,7 @@ import json
 import os
 import random
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 from pycrdt import Doc, Text, TransactionEvent
 
 from rtlab import course
+from rtlab.topics.collaboration.interface import ClientFactory, Outgoing, RoomFactory
 from rtlab.wire.yjs import decode_state_vector
 
 __all__ = [
@@ -243,13 +244,10 @@ class ReplayResult:
         )
 
 
-Outgoing = Iterable[tuple[Hashable, bytes]]
-
-
 def replay_concurrent(
     trace: Trace,
-    room: Callable[[bytes | None], Any],
-    client: Callable[[Doc[Any]], Any],
+    room: RoomFactory,
+    client: ClientFactory,
     *,
     seed: int = 0,
     drop_rate: float = 0.001,

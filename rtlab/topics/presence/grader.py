@@ -42,24 +42,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from rtlab.grading.report import Finding, Report, Status
-from rtlab.learner import LearnerTimeout, describe_error, time_limit
+from rtlab.grading.report import Report
+from rtlab.grading.verdict import PASS, Check, Judged, Verdict, judge
+from rtlab.learner import describe_error
 from rtlab.plots import figure_to_png_base64
-from rtlab.syllabus import reference_link
+from rtlab.topics.presence.interface import learner_module
 from rtlab.topics.presence.sim import (
     TOLERANCE,
-    Schedule,
+    Run,
     Session,
     Trace,
     TrackerError,
-    drive,
-    graded_schedule,
     presence_timeline,
-    sessions,
+    scenario,
 )
 
 SEEDS = list(range(5000, 5200))
-SCENARIO_SECONDS = 5.0
+NO_SEED = "no scenario among the seeds graded"
 EPS = 1e-9
 
 IR = "presence-immediate-removal"
@@ -83,42 +82,11 @@ IDS = (IR, FLICKER)
 
 
 @dataclass
-class Run:
-    seed: int
-    schedule: Schedule
-    trace: Trace | None = None
-    truth: dict[str, list[Session]] | None = None
-    error: str | None = None  # the scenario could not run (it hung)
-    timed_out: bool = False
+class Spotted(Verdict):
+    """A verdict that also says whom it is about and when, for the timeline and figure."""
 
-
-@dataclass
-class Verdict:
-    status: Status
-    observed: str = ""
-    expected: str = ""
     user: str | None = None
     at: float | None = None
-
-
-PASS = Verdict("passed")
-
-
-def scenario(module: ModuleType, seed: int) -> Run:
-    """Replay graded schedule ``seed`` through a fresh ``module.PresenceTracker``."""
-    schedule = graded_schedule(seed)
-    run = Run(seed, schedule, truth=sessions(schedule))
-    try:
-        with time_limit(SCENARIO_SECONDS, f"scenario seed {seed}"):
-            tracker = module.PresenceTracker(grace=schedule.grace, ttl=schedule.ttl)
-            run.trace = drive(tracker, schedule)
-    except LearnerTimeout as error:
-        run.error, run.timed_out = str(error), True
-    except Exception as error:
-        run.error = f"PresenceTracker(grace={schedule.grace:g}, ttl={schedule.ttl:g}) raised " + (
-            describe_error(error)
-        )
-    return run
 
 
 # -- describing what happened ------------------------------------------------------
@@ -176,14 +144,14 @@ def _how_it_ended(s: Session) -> str:
 
 def _crashed(run: Run) -> Verdict | None:
     if run.error is not None:
-        return Verdict("failed", f"The scenario stopped: {run.error}", "the tracker runs")
+        return Spotted("failed", f"The scenario stopped: {run.error}", "the tracker runs")
     trace = run.trace
     assert trace is not None
     if trace.error is not None:
         error = trace.error
         observed = (str(error) if isinstance(error, TrackerError)
                     else f"{trace.error_call} raised {describe_error(error)}")
-        return Verdict(
+        return Spotted(
             "failed", observed,
             "the tracker never raises and returns a list of (kind, user) events",
             at=trace.error_at,
@@ -206,168 +174,222 @@ def _present_at_end(run: Run) -> set[str]:
 # -- the checks ------------------------------------------------------------------------
 
 
+Events = list[tuple[float, str]]  # one user's (t, kind), in order
+
+
+def _bounce(run: Run, user: str, user_sessions: list[Session], mine: Events) -> Spotted | None:
+    """A second join while online, or a leave while the user was really there."""
+    online, joined_at = False, 0.0
+    for t, kind in mine:
+        if kind == "join":
+            if online:
+                return Spotted(
+                    "failed",
+                    f"{user} was already online (joined at {_s(joined_at)}, no leave since), "
+                    f"yet your tracker announced ('join', {user!r}) again at {_s(t)}.",
+                    "one join per user, however many connections they open",
+                    user, t,
+                )
+            online, joined_at = True, t
+            continue
+        online = False
+        inside = next((s for s in user_sessions
+                       if s.start < t < (math.inf if s.end is None else s.end)), None)
+        if inside is not None:
+            return Spotted(
+                "failed",
+                f"Your tracker announced ('leave', {user!r}) at {_s(t)}, but "
+                f"{_why_present(run, user, t)}. Everyone saw {user} leave and "
+                "come back: a flicker.",
+                "no leave while a user still has a connection, or is back within the "
+                f"{run.schedule.grace:g} s grace period",
+                user, t,
+            )
+    return None
+
+
+def _unannounced(trace: Trace, user: str, user_sessions: list[Session], mine: Events
+                 ) -> Spotted | None:
+    """A session with no join by ``TOLERANCE`` after it started."""
+    for s in user_sessions:
+        due = s.start + TOLERANCE
+        end = math.inf if s.end is None else s.end
+        if end <= due or due > trace.ended_at:
+            continue
+        shown = [kind for t, kind in mine if t <= due]
+        if not shown or shown[-1] != "join":
+            return Spotted(
+                "failed",
+                f"{user} connected at {_s(s.start)} ({s.conns[0].id}), but by {_s(due)} "
+                f"no join had been announced: observers do not see {user} at all.",
+                "a join as soon as a user who was not online connects",
+                user, due,
+            )
+    return None
+
+
+def _earliest(found: list[Spotted | None]) -> Verdict:
+    failures = [v for v in found if v is not None]
+    return min(failures, key=lambda v: v.at or 0.0) if failures else PASS
+
+
 def check_flicker(run: Run) -> Verdict:
     crashed = _crashed(run)
     if crashed:
         return crashed
-    trace, truth, schedule = run.trace, run.truth, run.schedule
+    trace, truth = run.trace, run.truth
     assert trace is not None and truth is not None
-    found: list[Verdict] = []
+    found: list[Spotted | None] = []
     events = _per_user(trace)
     for user, user_sessions in truth.items():
         mine = events.get(user, [])
-        online, joined_at = False, 0.0
-        for t, kind in mine:
-            if kind == "join":
-                if online:
-                    found.append(Verdict(
-                        "failed",
-                        f"{user} was already online (joined at {_s(joined_at)}, no leave since), "
-                        f"yet your tracker announced ('join', {user!r}) again at {_s(t)}.",
-                        "one join per user, however many connections they open",
-                        user, t,
-                    ))
-                    break
-                online, joined_at = True, t
-            else:
-                online = False
-                inside = next((s for s in user_sessions
-                               if s.start < t < (math.inf if s.end is None else s.end)), None)
-                if inside is not None:
-                    found.append(Verdict(
-                        "failed",
-                        f"Your tracker announced ('leave', {user!r}) at {_s(t)}, but "
-                        f"{_why_present(run, user, t)}. Everyone saw {user} leave and "
-                        "come back: a flicker.",
-                        "no leave while a user still has a connection, or is back within the "
-                        f"{schedule.grace:g} s grace period",
-                        user, t,
-                    ))
-                    break
-        for s in user_sessions:
-            due = s.start + TOLERANCE
-            end = math.inf if s.end is None else s.end
-            if end <= due or due > trace.ended_at:
-                continue
-            shown = [kind for t, kind in mine if t <= due]
-            if not shown or shown[-1] != "join":
-                found.append(Verdict(
-                    "failed",
-                    f"{user} connected at {_s(s.start)} ({s.conns[0].id}), but by {_s(due)} "
-                    f"no join had been announced: observers do not see {user} at all.",
-                    "a join as soon as a user who was not online connects",
-                    user, due,
-                ))
-                break
-    return min(found, key=lambda v: v.at or 0.0) if found else PASS
+        found += [_bounce(run, user, user_sessions, mine),
+                  _unannounced(trace, user, user_sessions, mine)]
+    return _earliest(found)
+
+
+def _leave_when_offline(user: str, mine: Events) -> Spotted | None:
+    """A leave for a user not online: never joined, or a timer that fired twice."""
+    online = False
+    for t, kind in mine:
+        if kind == "leave" and not online:
+            return Spotted(
+                "failed",
+                f"Your tracker announced ('leave', {user!r}) at {_s(t)}, but {user} was not "
+                "online: " + ("the user had already been announced as gone "
+                              "(a timer that fired twice?)" if any(
+                                  k == "join" for tt, k in mine if tt < t)
+                              else "no join had been announced"),
+                "per user, events alternate join, leave, join, leave",
+                user, t,
+            )
+        online = kind == "join"
+    return None
+
+
+def _departures(run: Run, user: str, user_sessions: list[Session], mine: Events
+                ) -> list[Spotted | None]:
+    """For each real departure shown online: exactly one leave, inside its window."""
+    found: list[Spotted | None] = []
+    for i, s in enumerate(user_sessions):
+        if s.end is None:
+            continue
+        before_end = [kind for t, kind in mine if t < s.end]
+        if not before_end or before_end[-1] != "join":
+            continue  # not shown online when the session ended: a flicker, judged there
+        nxt = user_sessions[i + 1].start if i + 1 < len(user_sessions) else math.inf
+        leaves = [t for t, kind in mine if kind == "leave" and s.end <= t < nxt]
+        found.append(_missing_leave(run, s, nxt) if not leaves else _leave_timing(run, s, leaves))
+    return found
+
+
+def _missing_leave(run: Run, s: Session, nxt: float) -> Spotted | None:
+    trace, user = run.trace, s.user
+    assert trace is not None and s.end is not None
+    if s.latest > trace.ended_at:
+        return None
+    ttl = (f", ttl {run.schedule.ttl:g} s"
+           if s.latest - TOLERANCE > s.end + run.schedule.grace + EPS else "")
+    return Spotted(
+        "failed",
+        f"{_how_it_ended(s)}, and {user} never came back; by {_s(min(nxt, trace.ended_at))} "
+        f"no leave had been announced: {user} is a ghost on every roster.",
+        f"('leave', {user!r}) by {_s(s.latest)} (grace {run.schedule.grace:g} s{ttl})",
+        user, s.latest,
+    )
+
+
+def _leave_timing(run: Run, s: Session, leaves: list[float]) -> Spotted | None:
+    """The first leave inside [earliest, latest], and only one."""
+    assert s.end is not None
+    user, grace, ttl = s.user, run.schedule.grace, run.schedule.ttl
+    first, ended = leaves[0], _how_it_ended(s)
+    window = f"between {_s(s.earliest)} and {_s(s.latest)}"
+    if first < s.earliest - EPS:
+        return Spotted(
+            "failed",
+            f"{ended}; your tracker announced ('leave', {user!r}) at {_s(first)}, "
+            f"only {first - s.end:.2f} s later.",
+            f"the leave no earlier than the {grace:g} s grace period: {window}",
+            user, first,
+        )
+    if first > s.latest + EPS:
+        return Spotted(
+            "failed",
+            f"{ended}; your tracker announced ('leave', {user!r}) only at {_s(first)}.",
+            f"the leave {window} (grace {grace:g} s, ttl {ttl:g} s)",
+            user, first,
+        )
+    if len(leaves) > 1:
+        return Spotted(
+            "failed",
+            f"{ended}; your tracker announced ('leave', {user!r}) {len(leaves)} times, "
+            f"at {', '.join(_s(t) for t in leaves)}.",
+            "exactly one leave per departure",
+            user, leaves[1],
+        )
+    return None
+
+
+def _online_mismatch(trace: Trace) -> Spotted | None:
+    """``online()`` after a tick differed from what the events announced."""
+    if trace.mismatch is None:
+        return None
+    t, shown, announced = trace.mismatch
+    extra, missing = sorted(shown - announced), sorted(announced - shown)
+    parts = []
+    if extra:
+        parts.append(f"includes {', '.join(extra)}, never announced (or already left)")
+    if missing:
+        parts.append(f"lacks {', '.join(missing)}, announced and not left")
+    return Spotted(
+        "failed",
+        f"After tick at {_s(t)}, online() returned {sorted(shown)}: it "
+        + " and ".join(parts) + ". A newcomer whose roster starts from online() would "
+        "disagree with everyone else.",
+        "online() is exactly the users joined and not yet left (tombstones included)",
+        (extra or missing)[0], t,
+    )
+
+
+def _roster_at_end(run: Run) -> Spotted | None:
+    """The first observer whose roster at the end is not who is really connected."""
+    trace = run.trace
+    assert trace is not None
+    present = _present_at_end(run)
+    for joined, roster in trace.observers:
+        ghosts, missing = sorted(roster - present), sorted(present - roster)
+        if ghosts or missing:
+            who = "an observer who saw every event" if joined == 0 else (
+                f"an observer who started at {_s(joined)} from online()")
+            wrong = [f"still shows {', '.join(ghosts)}, long gone"] if ghosts else []
+            wrong += [f"lacks {', '.join(missing)}, connected"] if missing else []
+            return Spotted(
+                "failed",
+                f"At the end of the run ({_s(trace.ended_at)}) the roster of {who} "
+                + " and ".join(wrong) + ".",
+                "every observer's roster converges to who is really connected",
+                (ghosts or missing)[0], trace.ended_at,
+            )
+    return None
 
 
 def check_removal(run: Run) -> Verdict:
     crashed = _crashed(run)
     if crashed:
         return crashed
-    trace, truth, schedule = run.trace, run.truth, run.schedule
+    trace, truth = run.trace, run.truth
     assert trace is not None and truth is not None
-    grace, ttl = schedule.grace, schedule.ttl
-    found: list[Verdict] = []
+    found: list[Spotted | None] = []
     events = _per_user(trace)
     for user, user_sessions in truth.items():
         mine = events.get(user, [])
-        online = False
-        for t, kind in mine:
-            if kind == "leave" and not online:
-                found.append(Verdict(
-                    "failed",
-                    f"Your tracker announced ('leave', {user!r}) at {_s(t)}, but {user} was not "
-                    "online: " + ("the user had already been announced as gone "
-                                  "(a timer that fired twice?)" if any(
-                                      k == "join" for tt, k in mine if tt < t)
-                                  else "no join had been announced"),
-                    "per user, events alternate join, leave, join, leave",
-                    user, t,
-                ))
-                break
-            online = kind == "join"
-        for i, s in enumerate(user_sessions):
-            if s.end is None:
-                continue
-            before_end = [kind for t, kind in mine if t < s.end]
-            if not before_end or before_end[-1] != "join":
-                continue  # not shown online when the session ended: a flicker, judged there
-            nxt = user_sessions[i + 1].start if i + 1 < len(user_sessions) else math.inf
-            leaves = [t for t, kind in mine if kind == "leave" and s.end <= t < nxt]
-            ended = _how_it_ended(s)
-            if not leaves:
-                if s.latest <= trace.ended_at:
-                    found.append(Verdict(
-                        "failed",
-                        f"{ended}, and {user} never came back; by {_s(min(nxt, trace.ended_at))} "
-                        f"no leave had been announced: {user} is a ghost on every roster.",
-                        f"('leave', {user!r}) by {_s(s.latest)} (grace {grace:g} s"
-                        + (f", ttl {ttl:g} s" if s.latest - TOLERANCE > s.end + grace + EPS
-                           else "") + ")",
-                        user, s.latest,
-                    ))
-                continue
-            first = leaves[0]
-            window = f"between {_s(s.earliest)} and {_s(s.latest)}"
-            if first < s.earliest - EPS:
-                found.append(Verdict(
-                    "failed",
-                    f"{ended}; your tracker announced ('leave', {user!r}) at {_s(first)}, "
-                    f"only {first - s.end:.2f} s later.",
-                    f"the leave no earlier than the {grace:g} s grace period: {window}",
-                    user, first,
-                ))
-            elif first > s.latest + EPS:
-                found.append(Verdict(
-                    "failed",
-                    f"{ended}; your tracker announced ('leave', {user!r}) only at {_s(first)}.",
-                    f"the leave {window} (grace {grace:g} s, ttl {ttl:g} s)",
-                    user, first,
-                ))
-            elif len(leaves) > 1:
-                found.append(Verdict(
-                    "failed",
-                    f"{ended}; your tracker announced ('leave', {user!r}) {len(leaves)} times, "
-                    f"at {', '.join(_s(t) for t in leaves)}.",
-                    "exactly one leave per departure",
-                    user, leaves[1],
-                ))
-    if not found and trace.mismatch is not None:
-        t, shown, announced = trace.mismatch
-        extra, missing = sorted(shown - announced), sorted(announced - shown)
-        parts = []
-        if extra:
-            parts.append(f"includes {', '.join(extra)}, never announced (or already left)")
-        if missing:
-            parts.append(f"lacks {', '.join(missing)}, announced and not left")
-        found.append(Verdict(
-            "failed",
-            f"After tick at {_s(t)}, online() returned {sorted(shown)}: it "
-            + " and ".join(parts) + ". A newcomer whose roster starts from online() would "
-            "disagree with everyone else.",
-            "online() is exactly the users joined and not yet left (tombstones included)",
-            (extra or missing)[0], t,
-        ))
-    if not found:
-        present = _present_at_end(run)
-        for joined, roster in trace.observers:
-            ghosts, missing = sorted(roster - present), sorted(present - roster)
-            if ghosts or missing:
-                who = "an observer who saw every event" if joined == 0 else (
-                    f"an observer who started at {_s(joined)} from online()")
-                wrong = [f"still shows {', '.join(ghosts)}, long gone"] if ghosts else []
-                wrong += [f"lacks {', '.join(missing)}, connected"] if missing else []
-                found.append(Verdict(
-                    "failed",
-                    f"At the end of the run ({_s(trace.ended_at)}) the roster of {who} "
-                    + " and ".join(wrong) + ".",
-                    "every observer's roster converges to who is really connected",
-                    (ghosts or missing)[0], trace.ended_at,
-                ))
-                break
-    return min(found, key=lambda v: v.at or 0.0) if found else PASS
+        found += [_leave_when_offline(user, mine), *_departures(run, user, user_sessions, mine)]
+    if not any(found):  # these two only matter once every event was right
+        found.append(_online_mismatch(trace))
+    if not any(found):
+        found.append(_roster_at_end(run))
+    return _earliest(found)
 
 
 # -- timelines and figures ---------------------------------------------------------------
@@ -393,13 +415,12 @@ def _timeline(run: Run, user: str, at: float, rows: int = 16) -> list[str]:
     return [f"t={t:7.2f} s  {text}" for t, text in chosen]
 
 
-def _figure(run: Run, verdict: Verdict) -> str | None:
-    if run.trace is None:
-        return None
+def _figure(run: Run, user: str, at: float | None) -> str | None:
+    assert run.trace is not None
     schedule = run.schedule
-    users = sorted(schedule.users, key=lambda u: (u != verdict.user, u))
+    users = sorted(schedule.users, key=lambda u: (u != user, u))
     labels = {u: f"{u} ({schedule.roles.get(u, '')})" for u in users}
-    marks = {"failure": verdict.at} if verdict.at is not None else None
+    marks = {"failure": at} if at is not None else None
     fig = presence_timeline(
         {f"seed {run.seed}: grace {schedule.grace:g} s, ttl {schedule.ttl:g} s":
          (schedule.spans(), run.trace.events)},
@@ -408,37 +429,43 @@ def _figure(run: Run, verdict: Verdict) -> str | None:
     return figure_to_png_base64(fig)
 
 
+def illustrate(run: Run, verdict: Verdict) -> tuple[list[str], str | None]:
+    """The failing user's calls and a presence timeline; nothing for a crash of the run."""
+    if not isinstance(verdict, Spotted) or verdict.user is None or run.trace is None:
+        return [], None
+    return (_timeline(run, verdict.user, verdict.at or 0.0),
+            _figure(run, verdict.user, verdict.at))
+
+
 # -- the grader -------------------------------------------------------------------------
+
+CHECKS: list[tuple[Check, Callable[[Run], Verdict]]] = [
+    (Check(IR, TITLES[IR], HINTS[IR]), check_removal),
+    (Check(FLICKER, TITLES[FLICKER], HINTS[FLICKER]), check_flicker),
+]
 
 
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
-    """Run every scenario (or only ``seeds``) and return one finding per ID."""
-    plan: list[tuple[str, Callable[[Run], Verdict]]] = [(IR, check_removal),
-                                                         (FLICKER, check_flicker)]
-    failures: dict[str, tuple[Run, Verdict]] = {}
+    """Run every scenario (or only ``seeds``) and return one finding per ID.
+
+    A check is no longer asked once it failed; grading stops when every check has
+    failed, or when a scenario ran out of time (the next would too).
+    """
+    learner = learner_module(module)
+    judged: dict[str, list[Judged[Run]]] = {check.id: [] for check, _ in CHECKS}
+    failed: set[str] = set()
     runs = 0
     for seed in SEEDS if seeds is None else seeds:
-        run = scenario(module, seed)
+        run = scenario(learner, seed)
         runs += 1
-        for id, check in plan:
-            if id not in failures:
-                verdict = check(run)
+        for check, verdict_of in CHECKS:
+            if check.id not in failed:
+                verdict = verdict_of(run)
+                judged[check.id].append(Judged(seed, verdict, run))
                 if verdict.status == "failed":
-                    failures[id] = (run, verdict)
-        if len(failures) == len(plan) or run.timed_out:
+                    failed.add(check.id)
+        if len(failed) == len(CHECKS) or run.timed_out:
             break
-    findings = []
-    for id, _ in plan:
-        finding = Finding(id, TITLES[id], "passed", scenarios=runs, hint=HINTS[id],
-                          reference=reference_link(id))
-        if runs == 0:
-            finding.status, finding.observed = "not reached", "no scenario for this seed"
-        elif id in failures:
-            run, verdict = failures[id]
-            finding.status, finding.seed = "failed", run.seed
-            finding.observed, finding.expected = verdict.observed, verdict.expected
-            if verdict.user is not None and run.trace is not None:
-                finding.timeline = _timeline(run, verdict.user, verdict.at or 0.0)
-                finding.figure_png = _figure(run, verdict)
-        findings.append(finding)
+    findings = [judge(check, judged[check.id], illustrate, none_run=NO_SEED)
+                for check, _ in CHECKS]
     return Report("presence", "", findings, scenarios=runs)

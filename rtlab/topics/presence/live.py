@@ -2,8 +2,8 @@
 a crowd of flaky users on loopback, observers, and a roster widget.
 
 The server is the thin I/O shell around a sans-I/O presence tracker (the
-exercise's ``PresenceTracker``, or any object with the same five methods). Its
-protocol, in JSON text frames:
+exercise's ``PresenceTracker``, or any
+:class:`~rtlab.topics.presence.interface.Tracker`). Its protocol, in JSON text frames:
 
 - a user's connection sends ``{"hello": "ada"}`` first, then ``{"hb": 1}``
   every heartbeat interval: ``connect`` on hello, ``heartbeat`` per frame,
@@ -32,7 +32,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import broadcast
@@ -41,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
+from rtlab.topics.presence.interface import Event, Tracker
 
 __all__ = [
     "Crowd",
@@ -73,7 +73,7 @@ STAYING = frozenset({"steady", "blipper", "multitab", "handoff"})  # never reall
 class PresenceServer:
     """A named presence service on a :class:`LiveServer`, driving ``tracker``."""
 
-    def __init__(self, name: str, tracker: Any, tick_every: float) -> None:
+    def __init__(self, name: str, tracker: Tracker, tick_every: float) -> None:
         self.name = name
         self.tracker = tracker
         self.tick_every = tick_every
@@ -88,7 +88,7 @@ class PresenceServer:
 
     @classmethod
     async def start(
-        cls, name: str, tracker: Any, *, tick_every: float = 0.05
+        cls, name: str, tracker: Tracker, *, tick_every: float = 0.05
     ) -> PresenceServer:
         """Serve presence on 127.0.0.1 (a free port); re-running replaces ``name``."""
         service = cls(name, tracker, tick_every)
@@ -107,13 +107,14 @@ class PresenceServer:
         return self.server.url
 
     # -- calling the tracker ---------------------------------------------------
-    def _call(self, method: str, *args: str) -> None:
+    def _call(self, method: Callable[[float], list[Event]]) -> None:
+        """Call ``method(now)``: one tracker method, its other arguments bound."""
         if self.errors:
             return  # a broken tracker is reported once, at check() or stop()
         now = self.now()
         self.calls += 1
         try:
-            result = getattr(self.tracker, method)(*args, now)
+            result = method(now)
             events = [(str(kind), str(user)) for kind, user in (result or [])]
         except Exception as error:
             self.errors.append(error)
@@ -127,7 +128,7 @@ class PresenceServer:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_every)
-            self._call("tick")
+            self._call(lambda now: self.tracker.tick(now))
 
     async def _handle(self, ws: ServerConnection) -> None:
         hello = json.loads(await ws.recv())
@@ -147,12 +148,14 @@ class PresenceServer:
         user = str(hello["hello"])
         self._conns += 1
         conn = f"{user}#{self._conns}"
-        self._call("connect", user, conn)
+        # lambdas, not bound methods: a tracker lacking one raises inside _call, collected
+        tracker = self.tracker
+        self._call(lambda now: tracker.connect(user, conn, now))
         try:
             async for _ in ws:
-                self._call("heartbeat", user, conn)
+                self._call(lambda now: tracker.heartbeat(user, conn, now))
         finally:
-            self._call("disconnect", user, conn)
+            self._call(lambda now: tracker.disconnect(user, conn, now))
 
     # -- observing and stopping ------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -487,7 +490,7 @@ class LiveRun:
 
 
 async def roster_demo(
-    tracker: Any,
+    tracker: Tracker,
     *,
     label: str = "",
     name: str = "presence",

@@ -6,7 +6,9 @@ no event loop to be simulated: a schedule lists every connection of every user
 (when it opened, its heartbeats, and whether it closed, crashed without a word,
 or stayed open), and :func:`drive` replays it through the tracker in time order,
 with ticks at random intervals, recording every event and what each observer's
-roster would show.
+roster would show. :func:`scenario` does that for one graded seed with the learner's
+``PresenceTracker`` (the tracker's types: :mod:`rtlab.topics.presence.interface`),
+under a time limit, and keeps what stopped it if it could not finish.
 
 Theory of operation (how the grader knows the truth): a user's connections are
 merged into *sessions*. A connection is alive from its open until it closes or,
@@ -28,18 +30,23 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from rtlab.learner import LearnerTimeout, describe_error, time_limit
+from rtlab.topics.presence.interface import Event, PresenceModule, Tracker
+
 __all__ = [
     "MAX_TICK",
+    "SCENARIO_SECONDS",
     "TOLERANCE",
     "Conn",
     "Departure",
+    "Run",
     "Schedule",
     "Session",
     "Trace",
@@ -49,23 +56,16 @@ __all__ = [
     "graded_schedule",
     "presence_costs",
     "presence_timeline",
+    "scenario",
     "sessions",
 ]
 
-Event = tuple[str, str]
 How = Literal["close", "crash", "open"]
 MIN_TICK, MAX_TICK = 0.1, 0.5  # seconds between ticks in graded runs
 TOLERANCE = 2 * MAX_TICK + 0.01  # detection at one tick, the leave at the next
 GRACES = (2.0, 5.0, 8.0)  # graded schedules draw grace and ttl from these
 TTLS = (6.0, 10.0, 15.0)
-
-
-class Tracker(Protocol):
-    def connect(self, user: str, conn: str, now: float) -> Any: ...
-    def disconnect(self, user: str, conn: str, now: float) -> Any: ...
-    def heartbeat(self, user: str, conn: str, now: float) -> Any: ...
-    def tick(self, now: float) -> Any: ...
-    def online(self) -> Any: ...
+SCENARIO_SECONDS = 5.0  # wall-clock limit of one graded scenario (2-4 ms when correct)
 
 
 @dataclass
@@ -433,6 +433,7 @@ class Trace:
 
 
 def _as_events(result: Any, call: Call) -> list[Event]:
+    """What a tracker returned, checked (learner code may return anything at all)."""
     what = call.what
     try:
         items = list(result)
@@ -490,7 +491,7 @@ def drive(
     actions.sort(key=lambda a: (a[0], a[1]))
 
     trace = Trace(schedule)
-    methods: dict[str, Callable[[str, str, float], Any]] = {
+    methods: dict[str, Callable[[str, str, float], list[Event]]] = {
         "connect": tracker.connect, "disconnect": tracker.disconnect,
         "heartbeat": tracker.heartbeat,
     }
@@ -535,6 +536,38 @@ def drive(
         trace.ended_at = now
     trace.observers = [(0.0, roster), *late]
     return trace
+
+
+# -- one graded scenario ---------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One graded schedule replayed through the learner's tracker, and the truth."""
+
+    seed: int
+    schedule: Schedule
+    trace: Trace | None = None
+    truth: dict[str, list[Session]] | None = None
+    error: str | None = None  # the scenario could not run (it hung)
+    timed_out: bool = False
+
+
+def scenario(module: PresenceModule, seed: int) -> Run:
+    """Replay graded schedule ``seed`` through a fresh ``module.PresenceTracker``."""
+    schedule = graded_schedule(seed)
+    run = Run(seed, schedule, truth=sessions(schedule))
+    try:
+        with time_limit(SCENARIO_SECONDS, f"scenario seed {seed}"):
+            tracker = module.PresenceTracker(grace=schedule.grace, ttl=schedule.ttl)
+            run.trace = drive(tracker, schedule)
+    except LearnerTimeout as error:
+        run.error, run.timed_out = str(error), True
+    except Exception as error:
+        run.error = f"PresenceTracker(grace={schedule.grace:g}, ttl={schedule.ttl:g}) raised " + (
+            describe_error(error)
+        )
+    return run
 
 
 # -- what presence costs ------------------------------------------------------------

@@ -14,21 +14,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake
 
 from rtlab.live.registry import forget, raise_collected, register
+from rtlab.topics.reconnection.interface import Backoff, MakeBackoff, StayConnected
 
 __all__ = ["Attempt", "Fleet", "live_connector"]
 
 BLOCKED_LOOP_S = 2.0  # generous: a loaded CI machine must not trip it
-
-StayConnected = Callable[
-    [Callable[[], Awaitable[Any]], Any, Callable[[float], Awaitable[None]]], Awaitable[None]
-]
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -77,7 +72,7 @@ class Fleet:
         cls,
         url: str,
         stay_connected: StayConnected,
-        make_backoff: Callable[[random.Random], Any],
+        make_backoff: MakeBackoff,
         *,
         count: int = 100,
         ramp: float = 1.0,
@@ -114,7 +109,7 @@ class Fleet:
                 ))
 
     async def _client(
-        self, i: int, url: str, stay_connected: StayConnected, backoff: Any, delay: float
+        self, i: int, url: str, stay_connected: StayConnected, backoff: Backoff, delay: float
     ) -> None:
         await asyncio.sleep(delay)
         inner = live_connector(url)

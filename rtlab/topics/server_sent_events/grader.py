@@ -63,60 +63,63 @@ scenario, 8 ms per flood scenario; peak memory about 72 MB.
 from __future__ import annotations
 
 import math
-import random
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
-from rtlab.grading.report import Finding, Report, Status
+from rtlab.grading.report import Report
+from rtlab.grading.verdict import PASS, Check, Illustrate, Judged, Verdict, judge
 from rtlab.learner import LearnerTimeout, describe_error, time_limit
 from rtlab.plots import arrival_histogram, client_timeline, figure_to_png_base64, peak_in_window
-from rtlab.syllabus import reference_link
+from rtlab.topics.server_sent_events import sim
+from rtlab.topics.server_sent_events.interface import LearnerModule, learner_module
 from rtlab.topics.server_sent_events.sim import (
     EVENT_ID,
-    FLOOD_BASE,
     FLOOD_CAP,
     RETRY,
     STATE,
+    FixedDelay,
     FloodRun,
     Problem,
     ResumeRun,
     back_after,
     flood_scenario,
     resume_scenario,
+    run_flood,
+    run_resume,
 )
 from rtlab.wire.sse import Event, EventParser, normalize_newlines
 
 SEEDS = list(range(3000, 3200))
 FLOOD_SEEDS = list(range(3500, 3520))
-SCENARIO_SECONDS = 5.0
 
 FLOOD = "sse-retry-flood"
 IDS = (RETRY, EVENT_ID, FLOOD, STATE)
-TITLES = {
-    RETRY: "Every stream announces a sane retry:",
-    EVENT_ID: "Every event has an id of its own and arrives whole",
-    FLOOD: "A failing endpoint is not hammered",
-    STATE: "Clients miss nothing and see nothing twice",
-}
-HINTS = {
-    RETRY: "Start the text open() returns with f'retry: {RETRY_MS}\\n\\n' (milliseconds), on "
-    "every stream, before any event: first visits, replays and resyncs alike. 10000 is a "
-    "good value; below 1000 a restart brings every tab back within a second.",
-    EVENT_ID: "Give every event an 'id:' line (resync included) with an id unique in the log, "
-    "keep that id when you replay it, and write one 'data:' line per line of data: split "
-    "with re.split(r'\\r\\n|\\r|\\n', data), since str.splitlines() splits on more and drops "
-    "a trailing newline; end the event with a blank line.",
-    STATE: "Keep the last `capacity` events with their sequence numbers (a deque(maxlen=...) "
-    "works). In open(last_id), find its sequence number: if every later event is still kept "
-    "(seq >= oldest_kept - 1) replay exactly those after it; otherwise, or if the id is from "
-    "another epoch, send one 'resync' event with an id. Put the epoch in your ids so ids "
-    "from before a restart are recognisably unknown; raise ValueError only for garbage.",
-    FLOOD: "In failed(status): return None for 204; otherwise grow a ceiling "
-    "min(cap, base * 2**failures), count the failure, and return rng.uniform(0, ceiling) "
-    "(full jitter). opened() sets failures back to 0.",
+CHECKS = {
+    RETRY: Check(
+        RETRY, "Every stream announces a sane retry:",
+        "Start the text open() returns with f'retry: {RETRY_MS}\\n\\n' (milliseconds), on "
+        "every stream, before any event: first visits, replays and resyncs alike. 10000 is a "
+        "good value; below 1000 a restart brings every tab back within a second."),
+    EVENT_ID: Check(
+        EVENT_ID, "Every event has an id of its own and arrives whole",
+        "Give every event an 'id:' line (resync included) with an id unique in the log, "
+        "keep that id when you replay it, and write one 'data:' line per line of data: split "
+        "with re.split(r'\\r\\n|\\r|\\n', data), since str.splitlines() splits on more and "
+        "drops a trailing newline; end the event with a blank line."),
+    FLOOD: Check(
+        FLOOD, "A failing endpoint is not hammered",
+        "In failed(status): return None for 204; otherwise grow a ceiling "
+        "min(cap, base * 2**failures), count the failure, and return rng.uniform(0, ceiling) "
+        "(full jitter). opened() sets failures back to 0."),
+    STATE: Check(
+        STATE, "Clients miss nothing and see nothing twice",
+        "Keep the last `capacity` events with their sequence numbers (a deque(maxlen=...) "
+        "works). In open(last_id), find its sequence number: if every later event is still kept "
+        "(seq >= oldest_kept - 1) replay exactly those after it; otherwise, or if the id is from "
+        "another epoch, send one 'resync' event with an id. Put the epoch in your ids so ids "
+        "from before a restart are recognisably unknown; raise ValueError only for garbage."),
 }
 
 RATE_WINDOW = 60.0  # seconds at the end of the outage
@@ -149,17 +152,14 @@ FORMAT_CASES: tuple[tuple[str, str | None, str | None], ...] = (
 
 
 @dataclass
-class Verdict:
-    status: Status
-    observed: str = ""
-    expected: str = ""
-    seed: int | None = None
+class Failed(Verdict):
+    """A failure, with what its illustration needs: the scenario's timeline and figure."""
+
     timeline: tuple[str, ...] = ()
     figure: Callable[[], str | None] | None = None
-    failures: int = 0  # scenarios that failed this property
 
 
-PASS = Verdict("passed")
+Run = ResumeRun | FloodRun | None  # None: a direct check, or a scenario that stopped
 
 
 # -- direct checks ------------------------------------------------------------------
@@ -167,7 +167,7 @@ PASS = Verdict("passed")
 
 def _guarded(what: str, call: Callable[[], Verdict]) -> Verdict:
     try:
-        with time_limit(SCENARIO_SECONDS, what):
+        with time_limit(sim.SCENARIO_SECONDS, what):
             return call()
     except LearnerTimeout as error:
         return Verdict("failed", str(error), "the code returns promptly")
@@ -176,7 +176,7 @@ def _guarded(what: str, call: Callable[[], Verdict]) -> Verdict:
                        "no exception for these inputs")
 
 
-def check_format(module: ModuleType) -> Verdict:
+def check_format(module: LearnerModule) -> Verdict:
     """format_event writes exactly one event that reads back as it was given."""
 
     def run() -> Verdict:
@@ -210,7 +210,7 @@ def check_format(module: ModuleType) -> Verdict:
 PROBES = ("not-an-id", "x" * 100_000, "9" * 100_000, "-1")
 
 
-def check_probes(module: ModuleType) -> Verdict:
+def check_probes(module: LearnerModule) -> Verdict:
     """open() refuses, or resyncs, ids that no log could have issued."""
 
     def run() -> Verdict:
@@ -247,32 +247,16 @@ def check_probes(module: ModuleType) -> Verdict:
     return _guarded("EventLog probes", run)
 
 
-# -- scenarios ------------------------------------------------------------------------
+# -- judging scenarios ------------------------------------------------------------------
 
 
-def _resume(module: ModuleType, seed: int) -> ResumeRun | str:
-    random.seed(seed)  # learners who use the random module directly stay reproducible
-    try:
-        with time_limit(SCENARIO_SECONDS, f"resume scenario seed {seed}"):
-            return resume_scenario(module, seed)
-    except LearnerTimeout as error:
-        return str(error)
-    except Exception as error:
-        return describe_error(error)
-
-
-def _flood(module: ModuleType, seed: int) -> FloodRun | str:
-    def policy(rng: Any) -> Any:
-        return module.RetryPolicy(rng, base=FLOOD_BASE, cap=FLOOD_CAP)
-
-    random.seed(seed)
-    try:
-        with time_limit(SCENARIO_SECONDS, f"flood scenario seed {seed}"):
-            return flood_scenario(policy, seed)
-    except LearnerTimeout as error:
-        return str(error)
-    except Exception as error:
-        return describe_error(error)
+def check_resume(run: ResumeRun, pid: str) -> Verdict:
+    """The resume scenario's verdict on ``pid``: its first violation, found while it ran."""
+    problem = run.problems.get(pid)
+    if problem is None:
+        return PASS
+    return Failed("failed", problem.observed, problem.expected, tuple(problem.timeline),
+                  _resume_figure(run, problem))
 
 
 def _resume_figure(run: ResumeRun, problem: Problem) -> Callable[[], str | None]:
@@ -297,7 +281,7 @@ def check_flood(run: FloodRun) -> Verdict:
     figure = _flood_figure(run)
 
     def failed(observed: str, expected: str) -> Verdict:
-        return Verdict("failed", observed, expected, run.seed, figure=figure)
+        return Failed("failed", observed, expected, figure=figure)
 
     if run.bad_delay is not None:
         client, status, delay = run.bad_delay
@@ -385,77 +369,66 @@ def _flood_figure(run: FloodRun) -> Callable[[], str | None]:
 # -- assembling the report ------------------------------------------------------------
 
 
-def _finding(pid: str, verdict: Verdict, scenarios: int, of: int) -> Finding:
-    finding = Finding(pid, TITLES[pid], verdict.status, scenarios=scenarios,
-                      reference=reference_link(pid))
-    if verdict.status == "passed":
-        return finding
-    finding.seed = verdict.seed
-    finding.expected = verdict.expected
-    finding.observed = verdict.observed
-    finding.timeline = list(verdict.timeline)
-    if verdict.failures > 1 and "TODO" not in verdict.observed:
-        # Not in `observed`: replaying one seed must tell the same story.
-        finding.timeline.append(f"(this check failed in {verdict.failures} of {of} "
-                                "scenarios; the first is shown)")
-    finding.hint = HINTS[pid]
-    if verdict.figure is not None and "TODO" not in verdict.observed:
-        finding.figure_png = verdict.figure()
-    return finding
+def illustrate(judged: list[Judged[Run]]) -> Illustrate[Run]:
+    """The failure's own timeline and figure, and how often the check failed (not for TODOs)."""
+    failures = sum(j.verdict.status == "failed" for j in judged)
+
+    def draw(run: Run, verdict: Verdict) -> tuple[list[str], str | None]:
+        timeline = list(verdict.timeline) if isinstance(verdict, Failed) else []
+        if "TODO" in verdict.observed:
+            return timeline, None
+        if failures > 1:
+            # Not in `observed`: replaying one seed must tell the same story.
+            timeline.append(f"(this check failed in {failures} of {len(judged)} "
+                            "scenarios; the first is shown)")
+        figure = verdict.figure if isinstance(verdict, Failed) else None
+        return timeline, figure() if figure is not None else None
+
+    return draw
 
 
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
+    learner = learner_module(module)
     resume_seeds = SEEDS if seeds is None else seeds
     flood_seeds = FLOOD_SEEDS if seeds is None else seeds
-    first_seed = resume_seeds[0]
-    verdicts: dict[str, Verdict] = {}
-    counts = dict.fromkeys(IDS, 0)
+    judged: dict[str, list[Judged[Run]]] = {pid: [] for pid in IDS}
+    # Checks that need no scenario run whatever the seeds (under the first), so a replay
+    # repeats them. The format check comes first (its message is the clearest); the probes
+    # last (a scenario's story says more).
+    judged[EVENT_ID].append(Judged(resume_seeds[0], check_format(learner), None))
+    ran = _judge_resumes(learner, resume_seeds, judged) + _judge_floods(
+        learner, flood_seeds, judged[FLOOD])
+    judged[STATE].append(Judged(resume_seeds[0], check_probes(learner), None))
+    findings = [judge(CHECKS[pid], judged[pid], illustrate(judged[pid])) for pid in IDS]
+    return Report("sse", "", findings, scenarios=ran)
 
-    def record(pid: str, verdict: Verdict, *, scenario: bool = True) -> None:
-        if verdict.status == "passed":
-            return
-        counts[pid] += scenario
-        verdicts.setdefault(pid, verdict)
 
-    def fail_all(pids: tuple[str, ...], seed: int, observed: str, expected: str) -> None:
-        for pid in pids:
-            record(pid, Verdict("failed", observed, expected, seed))
-
-    # Checks that need no scenario run whatever the seeds, so a replay repeats them. The
-    # format check is reported first (its message is the clearest); the probes last (a
-    # scenario's story says more).
-    direct = check_format(module)
-    direct.seed = first_seed
-    record(EVENT_ID, direct, scenario=False)
-
-    for seed in resume_seeds:
-        run = _resume(module, seed)
+def _judge_resumes(learner: LearnerModule, seeds: list[int],
+                   judged: dict[str, list[Judged[Run]]]) -> int:
+    """Run and judge the resume scenarios; how many ran (they stop at the first error)."""
+    for ran, seed in enumerate(seeds, 1):
+        run = run_resume(learner, seed)
         if isinstance(run, str):
-            fail_all((RETRY, EVENT_ID, STATE), seed, f"The scenario stopped: {run}",
-                     "EventLog runs: publish() and open() return the text to send")
-            break  # the same error would repeat in every scenario
-        for pid, problem in run.problems.items():
-            record(pid, Verdict("failed", problem.observed, problem.expected, seed,
-                                tuple(problem.timeline), _resume_figure(run, problem)))
-    for seed in flood_seeds:
-        flood = _flood(module, seed)
-        if isinstance(flood, str):
-            fail_all((FLOOD,), seed, f"The scenario stopped: {flood}",
-                     "RetryPolicy runs: opened() and failed(status) return promptly")
-            break
-        record(FLOOD, check_flood(flood))
-    probes = check_probes(module)
-    probes.seed = first_seed
-    record(STATE, probes, scenario=False)
+            stopped = Verdict("failed", f"The scenario stopped: {run}",
+                              "EventLog runs: publish() and open() return the text to send")
+            for pid in (RETRY, EVENT_ID, STATE):
+                judged[pid].append(Judged(seed, stopped, None))
+            return ran  # the same error would repeat in every scenario
+        for pid in (RETRY, EVENT_ID, STATE):
+            judged[pid].append(Judged(seed, check_resume(run, pid), run))
+    return len(seeds)
 
-    scenarios = len(resume_seeds) + len(flood_seeds)
-    findings = []
-    for pid in IDS:
-        verdict = verdicts.get(pid, PASS)
-        verdict.failures = counts[pid]
-        of = len(flood_seeds) if pid == FLOOD else len(resume_seeds)
-        findings.append(_finding(pid, verdict, scenarios, of))
-    return Report("sse", "", findings, scenarios=scenarios)
+
+def _judge_floods(learner: LearnerModule, seeds: list[int], judged: list[Judged[Run]]) -> int:
+    for ran, seed in enumerate(seeds, 1):
+        flood = run_flood(learner, seed)
+        if isinstance(flood, str):
+            judged.append(Judged(seed, Verdict(
+                "failed", f"The scenario stopped: {flood}",
+                "RetryPolicy runs: opened() and failed(status) return promptly"), None))
+            return ran
+        judged.append(Judged(seed, check_flood(flood), flood))
+    return len(seeds)
 
 
 def rate_window(run: FloodRun) -> list[float]:
@@ -475,7 +448,7 @@ def describe_margins(module: ModuleType, seeds: list[int] | None = None) -> dict
     worst = {"attempts per client in the last minute": 0.0, "peak share in 1 s": 0.0,
              "recovery s": 0.0, "back after blip s": 0.0}
     for seed in seeds or FLOOD_SEEDS:
-        run = _flood(module, seed)
+        run = run_flood(learner_module(module), seed)
         assert not isinstance(run, str), run
         count = len(run.clients)
         values = {
@@ -498,19 +471,6 @@ def _delay(back: float | None, since: float) -> float:
 # -- benchmark ----------------------------------------------------------------------
 
 
-class _FixedDelay:
-    """What a naive client (or EventSource, if it retried errors) does: the same wait."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def opened(self) -> None:
-        pass
-
-    def failed(self, status: int | None) -> float | None:
-        return None if status == 204 else self.seconds
-
-
 def bench_sse_core(clients: int = 1000) -> None:
     """Parser throughput, grader speed, and the retry flood in numbers (prints figures)."""
     import time
@@ -530,7 +490,8 @@ def bench_sse_core(clients: int = 1000) -> None:
     print(f"EventParser: {parsed:,} events ({len(stream.encode()) / 1e6:.1f} MB) in "
           f"{best:.3f} s: {parsed / best:,.0f} events/s, {len(stream) / best / 1e6:.1f} MB/s")
 
-    solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
+    solution = learner_module(
+        load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution"))
     started = time.perf_counter()
     for seed in SEEDS:
         resume_scenario(solution, seed)
@@ -538,9 +499,9 @@ def bench_sse_core(clients: int = 1000) -> None:
           f"{time.perf_counter() - started:.2f} s")
 
     print(f"Retry flood, simulated: {clients:,} clients, endpoint failing for 120-180 s")
-    policies: dict[str, Callable[[random.Random], Any]] = {
-        "fixed 1 s": lambda rng: _FixedDelay(1.0),
-        "fixed 3 s (Chromium's default)": lambda rng: _FixedDelay(3.0),
+    policies: dict[str, sim.PolicyFactory] = {
+        "fixed 1 s": lambda rng: FixedDelay(1.0),
+        "fixed 3 s (Chromium's default)": lambda rng: FixedDelay(3.0),
         "reference (full jitter, cap 30 s)": lambda rng: solution.RetryPolicy(rng, 1.0, 30.0),
     }
     for name, factory in policies.items():

@@ -2,7 +2,7 @@
 
 Theory of operation. :class:`SSEServer` is a thin I/O shell around an
 *event log*: any object with the exercise's two methods (the learner's
-``EventLog`` or the solution's),
+``EventLog`` or the solution's: ``interface.EventLog``),
 
     log.publish(data, event=None) -> str   # the text to send to every open stream
     log.open(last_event_id) -> str         # the first text of a (re)opened stream:
@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -60,6 +60,7 @@ from aiohttp import web
 from rtlab import course
 from rtlab.learner import LearnerTimeout, load_module, time_limit
 from rtlab.live.registry import forget, raise_collected, register
+from rtlab.topics.server_sent_events.interface import EventLog, RetryPolicy, learner_module
 from rtlab.wire.sse import (
     MEDIA_TYPE,
     STREAM_HEADERS,
@@ -70,7 +71,6 @@ from rtlab.wire.sse import (
 
 __all__ = [
     "Attempt",
-    "EventLogLike",
     "FailingRun",
     "Received",
     "RequestRecord",
@@ -87,16 +87,6 @@ LOOPBACK = "127.0.0.1"
 STREAM_PATH = "/events"
 MAX_QUEUED = 1_000  # chunks waiting for one slow stream before it is cut (it can resume)
 CHROMIUM_DEFAULT_RETRY_MS = 3_000  # EventSource's reconnection time before any retry:
-
-
-class EventLogLike(Protocol):
-    def publish(self, data: str, event: str | None = None) -> str: ...
-    def open(self, last_event_id: str | None) -> str: ...
-
-
-class RetryPolicyLike(Protocol):
-    def opened(self) -> None: ...
-    def failed(self, status: int | None) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -157,7 +147,7 @@ class SSEServer:
     """A named SSE endpoint on 127.0.0.1 serving ``log``; faults on command."""
 
     def __init__(
-        self, name: str, log: EventLogLike, keepalive: float, page: str | None, call_limit: float
+        self, name: str, log: EventLog, keepalive: float, page: str | None, call_limit: float
     ) -> None:
         self.name = name
         self.log = log
@@ -186,7 +176,7 @@ class SSEServer:
     async def start(
         cls,
         name: str,
-        log: EventLogLike,
+        log: EventLog,
         *,
         keepalive: float = 15.0,
         page: str | None = None,
@@ -253,7 +243,7 @@ class SSEServer:
             stream.cut()
         return len(streams)
 
-    async def restart(self, log: EventLogLike, downtime: float = 0.0) -> None:
+    async def restart(self, log: EventLog, downtime: float = 0.0) -> None:
         """Cut every stream, refuse connections for ``downtime`` s, serve the new ``log``.
 
         The old log is gone, as after a deploy of a server that kept it in memory:
@@ -431,7 +421,7 @@ class SSEClient:
 
     url: str
     session: aiohttp.ClientSession
-    policy: RetryPolicyLike | None = None
+    policy: RetryPolicy | None = None
     default_retry_ms: int = CHROMIUM_DEFAULT_RETRY_MS
     time_scale: float = 1.0
     clock: Callable[[], float] = time.monotonic
@@ -522,7 +512,7 @@ class SSEClients:
         url: str,
         count: int = 1,
         *,
-        policy: Callable[[random.Random], RetryPolicyLike] | None = None,
+        policy: Callable[[random.Random], RetryPolicy] | None = None,
         default_retry_ms: int = CHROMIUM_DEFAULT_RETRY_MS,
         time_scale: float = 1.0,
         seed: int = 0,
@@ -626,7 +616,7 @@ class ResumeRun:
 
 
 async def resume_demo(
-    log: EventLogLike,
+    log: EventLog,
     label: str,
     *,
     clients: int = 20,
@@ -696,7 +686,7 @@ async def failing_endpoint(
     seconds: float,
     status: int = 503,
     *,
-    log: EventLogLike | None = None,
+    log: EventLog | None = None,
     name: str = "failing-endpoint",
     **client_options: Any,
 ) -> FailingRun:
@@ -724,7 +714,7 @@ async def failing_endpoint(
 # -- benchmark ------------------------------------------------------------------------------
 
 
-async def _fan_out(log: EventLogLike, clients: int, events: int) -> float:
+async def _fan_out(log: EventLog, clients: int, events: int) -> float:
     """Seconds until ``clients`` readers all have ``events`` events published at once."""
     server = await SSEServer.start("bench-fan-out", log)
     group = await SSEClients.start(server.url, clients, name="bench-fan-out")
@@ -744,7 +734,8 @@ async def _fan_out(log: EventLogLike, clients: int, events: int) -> float:
 
 def bench_sse() -> None:
     """Print the SSE figures of the lesson, measured on this machine (reference solution)."""
-    solution = load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution")
+    solution = learner_module(
+        load_module(course.root() / "solutions" / "sse.py", "bench_sse_solution"))
 
     async def measure() -> None:
         clients, events = 100, 1_000

@@ -2,6 +2,8 @@
 
 Two kinds of scenario, both run on :class:`rtlab.sim.SimLoop` (seeded rng,
 virtual clock); learner objects are sans-I/O, so they are called directly.
+:func:`run_resume` and :func:`run_flood` run one under a time limit and turn
+what the learner's code raised into a sentence; the grader judges the runs.
 
 **Resume** (:func:`resume_scenario`): one publisher calls ``log.publish`` about
 three times a second; every open stream gets the returned text, fed to its own
@@ -49,9 +51,10 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from rtlab.learner import LearnerTimeout, describe_error, time_limit
 from rtlab.sim.loop import SimLoop
+from rtlab.topics.server_sent_events.interface import EventLog, LearnerModule, RetryPolicy
 from rtlab.wire.sse import Event, EventParser, normalize_newlines
 
 __all__ = [
@@ -61,16 +64,22 @@ __all__ = [
     "FLOOD_CLIENTS",
     "MAX_RETRY_MS",
     "MIN_RETRY_MS",
+    "SCENARIO_SECONDS",
+    "FixedDelay",
     "FloodClient",
     "FloodRun",
+    "PolicyFactory",
     "Problem",
     "Published",
     "ResumeRun",
     "back_after",
     "flood_scenario",
     "resume_scenario",
+    "run_flood",
+    "run_resume",
 ]
 
+SCENARIO_SECONDS = 5.0  # of real time for one scenario, learner code included
 BROWSER_RETRY_MS = 3000  # Chromium's reconnection time when the stream never says
 MIN_RETRY_MS = 1_000  # see the grader's docstring for why these bounds
 MAX_RETRY_MS = 60_000
@@ -166,7 +175,7 @@ class ResumeRun:
     replayed: int = 0
     resyncs: int = 0
     error: str | None = None  # learner code raised: what, where
-    log: Any = None  # the learner's EventLog of the current life
+    log: EventLog | None = None  # the learner's EventLog of the current life
     epoch: int = 0
     up: bool = True
     ids: dict[str, int] = field(default_factory=dict)  # learner id -> serial, current life
@@ -190,7 +199,7 @@ def _short(text: str, limit: int = 90) -> str:
 class _Resume:
     """Drives one resume scenario; learner calls may raise (the caller catches)."""
 
-    def __init__(self, module: Any, seed: int) -> None:
+    def __init__(self, module: LearnerModule, seed: int) -> None:
         self.module = module
         self.loop = loop = SimLoop(seed)
         rng = loop.rng
@@ -207,9 +216,13 @@ class _Resume:
         self.run = ResumeRun(seed, capacity, epochs, None)
 
     # -- the server ---------------------------------------------------------------
-    def _new_log(self) -> Any:
+    def _new_log(self) -> EventLog:
         run = self.run
         return self.module.EventLog(run.capacity, epoch=run.epochs[run.epoch])
+
+    def _log(self) -> EventLog:
+        assert self.run.log is not None, "go() makes the first log before anything runs"
+        return self.run.log
 
     def _problem(self, pid: str, client: Client, observed: str, expected: str) -> None:
         run = self.run
@@ -225,7 +238,7 @@ class _Resume:
         run = self.run
         if not run.up:
             return
-        text = run.log.publish(data, event)
+        text = self._log().publish(data, event)
         if not isinstance(text, str):
             raise TypeError(f"publish() returned {text!r}, not the str to send")
         serial = len(run.published)
@@ -339,7 +352,7 @@ class _Resume:
         header = client.last_event_id or None
         run.opens += 1
         try:
-            text = run.log.open(header)
+            text = self._log().open(header)
         except ValueError as error:
             client.stopped = "HTTP 400"
             client.history.append((now, f"open({header!r}) raised ValueError: HTTP 400"))
@@ -608,7 +621,7 @@ def _id_of(text: str) -> str | None:
     return events[0].id if events and events[0].has_own_id else None
 
 
-def resume_scenario(module: Any, seed: int) -> ResumeRun:
+def resume_scenario(module: LearnerModule, seed: int) -> ResumeRun:
     """Run resume scenario ``seed`` against ``module.EventLog``.
 
     Learner exceptions are not caught here except ``ValueError`` from ``open``
@@ -628,10 +641,13 @@ FLOOD_BASE, FLOOD_CAP = 1.0, 30.0
 MAX_FLOOD_ATTEMPTS = 200  # a sound policy makes about 20 in a whole scenario
 
 
+PolicyFactory = Callable[[random.Random], RetryPolicy]  # one policy per client, its own rng
+
+
 @dataclass
 class FloodClient:
     name: str
-    policy: Any
+    policy: RetryPolicy
     attempts: list[tuple[float, int | None]] = field(default_factory=list)  # (time, status)
     waits: list[tuple[float, int | None, float | None]] = field(default_factory=list)
     opens: list[float] = field(default_factory=list)
@@ -664,7 +680,7 @@ class FloodRun:
 
 
 class _Flood:
-    def __init__(self, policy_factory: Callable[[Any], Any], seed: int, count: int) -> None:
+    def __init__(self, policy_factory: PolicyFactory, seed: int, count: int) -> None:
         self.loop = loop = SimLoop(seed)
         rng = loop.rng
         outage_at = 10.0
@@ -738,7 +754,7 @@ class _Flood:
 
 
 def flood_scenario(
-    policy_factory: Callable[[Any], Any], seed: int, count: int = FLOOD_CLIENTS
+    policy_factory: PolicyFactory, seed: int, count: int = FLOOD_CLIENTS
 ) -> FloodRun:
     """Run flood scenario ``seed``: ``policy_factory(rng)`` makes each client's policy."""
     driver = _Flood(policy_factory, seed, count)
@@ -746,3 +762,47 @@ def flood_scenario(
         return driver.go()
     finally:
         driver.loop.close()
+
+
+class FixedDelay:
+    """What a naive client (or EventSource, if it retried errors) does: the same wait."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def opened(self) -> None:
+        pass
+
+    def failed(self, status: int | None) -> float | None:
+        return None if status == 204 else self.seconds
+
+
+# -- the learner's code, in a sandbox ------------------------------------------------
+
+
+def run_resume(module: LearnerModule, seed: int) -> ResumeRun | str:
+    """Resume scenario ``seed`` under the time limit, or why it stopped (learner-facing)."""
+    random.seed(seed)  # learners who use the random module directly stay reproducible
+    try:
+        with time_limit(SCENARIO_SECONDS, f"resume scenario seed {seed}"):
+            return resume_scenario(module, seed)
+    except LearnerTimeout as error:
+        return str(error)
+    except Exception as error:
+        return describe_error(error)
+
+
+def run_flood(module: LearnerModule, seed: int) -> FloodRun | str:
+    """Flood scenario ``seed`` with the learner's ``RetryPolicy``, or why it stopped."""
+
+    def policy(rng: random.Random) -> RetryPolicy:
+        return module.RetryPolicy(rng, base=FLOOD_BASE, cap=FLOOD_CAP)
+
+    random.seed(seed)
+    try:
+        with time_limit(SCENARIO_SECONDS, f"flood scenario seed {seed}"):
+            return flood_scenario(policy, seed)
+    except LearnerTimeout as error:
+        return str(error)
+    except Exception as error:
+        return describe_error(error)

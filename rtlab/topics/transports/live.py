@@ -65,6 +65,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from rtlab.live.registry import forget, raise_collected, register
+from rtlab.topics.transports.interface import TRANSPORTS  # the same four, lightest first
 from rtlab.wire.sse import STREAM_HEADERS, EventParser, format_event
 
 __all__ = [
@@ -82,7 +83,6 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
-TRANSPORTS = ("polling", "long-polling", "sse", "websocket")
 COLOURS = {"polling": "#cf222e", "long-polling": "#bf8700", "sse": "#1a7f37",
            "websocket": "#0969da"}
 

@@ -1,11 +1,12 @@
 """Grader of the frames exercise (``exercises/frames.py``): uploads as JSON + binary.
 
-The protocol is sans-I/O, so the grader drives it directly: it calls the
-learner's ``encode_upload`` and feeds frames to the learner's ``Receiver``,
-one ``Receiver`` per simulated connection, exactly as the live server in
-``rtlab.topics.websocket_basics.live`` does with real WebSocket frames. Wire sizes are those
-of real frames (``rtlab.wire.websocket``: 2, 4 or 10 header bytes, plus a 4-byte mask
-from a client).
+The protocol is sans-I/O, so the learner's ``encode_upload`` and ``Receiver`` are
+called directly: one ``Receiver`` per simulated connection, exactly as the live
+server in ``rtlab.topics.websocket_basics.live`` does with real WebSocket frames.
+``rtlab.topics.websocket_basics.sim`` makes the scenarios from their seeds and
+plays the interleaved ones; this grader judges every answer as it comes. Wire
+sizes are those of real frames (``rtlab.wire.websocket``: 2, 4 or 10 header bytes,
+plus a 4-byte mask from a client).
 
 ``websocket-binary-json`` (100 simulated scenarios, seeds 1000-1099)
     1-3 connections one after the other, 1-4 uploads each, ``max_size`` 4 KiB,
@@ -60,121 +61,77 @@ the two live ones (2 cores, unloaded).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import random
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rtlab import course
-from rtlab.grading.report import Finding, Report, Status
-from rtlab.learner import LearnerTimeout, describe_error, load_module, time_limit
-from rtlab.syllabus import reference_link
-from rtlab.topics.websocket_basics.live import live_uploads
+from rtlab.grading.report import Finding, Report
+from rtlab.grading.verdict import PASS, Check, Judged, Verdict, judge
+from rtlab.learner import LearnerTimeout, describe_error, time_limit
+from rtlab.topics.websocket_basics import sim
+from rtlab.topics.websocket_basics.interface import Action, Frame, LearnerModule, learner_module
+from rtlab.topics.websocket_basics.live import live_uploads, run_outside_a_loop
+from rtlab.topics.websocket_basics.sim import (
+    INVALID,
+    OVERHEAD_FROM,
+    TOO_BIG,
+    UNSUPPORTED,
+    Fed,
+    Fresh,
+    LimitsRun,
+    Script,
+    binary_json_plan,
+    encode_reference,
+    limits_plan,
+    missing_names,
+    random_bytes,
+    reference,
+    utf8_len,
+)
 from rtlab.wire.websocket import frames_size
+
+__all__ = ["BJ", "BJ_SEEDS", "IDS", "LIVE_BJ_SEED", "LIVE_ML_SEED", "ML", "ML_SEEDS", "grade"]
 
 BJ = "websocket-binary-json"
 ML = "websocket-message-limits"
 IDS = (BJ, ML)
-TITLES = {
-    BJ: "Payloads travel as binary frames, metadata as JSON",
-    ML: "Oversize and malformed messages are refused with the right code, and only there",
-}
-HINTS = {
-    BJ: "encode_upload returns two frames: json.dumps({'size': len(payload), 'meta': meta}) "
-    "(a str: a text frame) and the payload itself (bytes: a binary frame), with no base64 "
-    "or hex. Receiver.receive keeps (meta, size) from the announcement and returns "
-    "[('deliver', meta, payload)] when the binary frame of that size arrives.",
-    ML: "Check in the order of the table: the size first (a text frame's UTF-8 bytes, a "
-    "binary frame's length, the announced size: more than max_size is 1009), then whether "
-    "this frame type is expected now (1003), then the content (json.loads in a try; an object "
-    "with an int size >= 0 and a dict meta; the payload length equals size; else 1007). "
-    "Never raise (a crash is a 1011), keep the reason under 123 bytes, and keep the state on "
-    "self, not on the class.",
+CHECKS = {
+    BJ: Check(
+        BJ, "Payloads travel as binary frames, metadata as JSON",
+        "encode_upload returns two frames: json.dumps({'size': len(payload), 'meta': meta}) "
+        "(a str: a text frame) and the payload itself (bytes: a binary frame), with no base64 "
+        "or hex. Receiver.receive keeps (meta, size) from the announcement and returns "
+        "[('deliver', meta, payload)] when the binary frame of that size arrives."),
+    ML: Check(
+        ML, "Oversize and malformed messages are refused with the right code, and only there",
+        "Check in the order of the table: the size first (a text frame's UTF-8 bytes, a "
+        "binary frame's length, the announced size: more than max_size is 1009), then whether "
+        "this frame type is expected now (1003), then the content (json.loads in a try; an "
+        "object with an int size >= 0 and a dict meta; the payload length equals size; else "
+        "1007). Never raise (a crash is a 1011), keep the reason under 123 bytes, and keep the "
+        "state on self, not on the class."),
 }
 
 LIVE_BJ_SEED, LIVE_ML_SEED = 1100, 2140  # the last scenario of each ID: real sockets
 BJ_SEEDS = [*range(1000, 1100), LIVE_BJ_SEED]
 ML_SEEDS = [*range(2000, 2140), LIVE_ML_SEED]
-LIVE_SECONDS = 10.0
-SCENARIO_SECONDS = 5.0
-OVERHEAD_FROM = 16 * 1024  # payloads this large or larger must travel with little overhead
 MAX_OVERHEAD = 1.05
 REASON_LIMIT = 123  # bytes of UTF-8 in a close frame's reason (RFC 6455, 5.5.1)
-TOO_BIG, UNSUPPORTED, INVALID, INTERNAL = 1009, 1003, 1007, 1011
 CODE_NAMES = {1000: "Normal Closure", 1001: "Going Away", 1003: "Unsupported Data",
               1007: "Invalid frame payload data", 1008: "Policy Violation",
               1009: "Message Too Big", 1011: "Internal Error"}
-
-Frame = str | bytes
+Uploads = list[tuple[dict[str, Any], bytes]]
 
 
 class ProtocolError(Exception):
     """Learner code returned something the driver cannot use."""
 
 
-# -- what travels: metadata, payloads, frames ------------------------------------------
-
-WORDS = ["photo", "voice memo", "Grüße", "naïve café", "日本語のファイル", "emoji 🎉🐍",
-         'quote " and \\ backslash', "line\nbreak\ttab", "\u2028separator", "Ωμέγα", "",
-         "x" * 40, "<script>", "😀" * 5]
-
-
-def random_meta(rng: random.Random) -> dict[str, Any]:
-    """Metadata as an app would send it, with the unicode and escapes JSON must survive."""
-    meta: dict[str, Any] = {"name": rng.choice(WORDS) + rng.choice([".png", ".ogg", ".bin", ""])}
-    for key in rng.sample(["type", "caption", "tags", "width", "duration", "id", "é", "🔑"],
-                          rng.randint(0, 4)):
-        meta[key] = rng.choice([
-            rng.choice(WORDS), rng.randint(-10**6, 10**6), rng.random() * 100, True, None,
-            [rng.choice(WORDS) for _ in range(rng.randint(0, 3))], {"nested": rng.choice(WORDS)},
-        ])
-    return meta
-
-
-@cache
-def _pool() -> bytes:
-    return random.Random(0).randbytes(2 * 1024 * 1024 + 4096)
-
-
-def random_bytes(rng: random.Random, size: int) -> bytes:
-    """``size`` seeded random bytes: a slice of one random pool, much cheaper than randbytes."""
-    pool = _pool()
-    if size > len(pool):
-        return rng.randbytes(size)
-    start = rng.randrange(len(pool) - size + 1)
-    return pool[start:start + size]
-
-
-def random_size(rng: random.Random, limit: int) -> int:
-    """A payload size up to ``limit``, spread over the three frame header sizes."""
-    lo, hi = rng.choice([(0, 0), (1, 125), (126, 65535), (65536, limit), (limit // 2, limit)])
-    hi = min(hi, limit)
-    return rng.randint(min(lo, hi), hi)
-
-
-def encode_reference(meta: dict[str, Any], payload: bytes, style: int = 0) -> list[Frame]:
-    """Legal announcements written in different ways (a receiver must accept all)."""
-    size = len(payload)
-    if style == 1:
-        text = json.dumps({"size": size, "meta": meta}, separators=(",", ":"), ensure_ascii=False)
-    elif style == 2:
-        text = json.dumps({"meta": meta, "size": size}, indent=1)
-    elif style == 3:
-        text = json.dumps({"v": 1, "size": size, "meta": meta, "note": "extra keys are ignored"})
-    else:
-        text = json.dumps({"size": size, "meta": meta})
-    return [text, payload]
-
-
-def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+# -- describing what travelled ----------------------------------------------------------
 
 
 def valid_utf8(text: str) -> bool:
@@ -226,7 +183,7 @@ def how_it_travelled(frames: list[Frame], payload: bytes) -> str:
     return "not in a binary frame of its own"
 
 
-# -- driving the learner's code ----------------------------------------------------------
+# -- judging answers ---------------------------------------------------------------------
 
 
 def check_actions(actions: object) -> list[tuple[Any, ...]]:
@@ -252,15 +209,11 @@ class Step:
 
 
 @dataclass
-class Verdict:
-    status: Status
-    observed: str = ""
-    expected: str = ""
+class Failed(Verdict):
+    """A failure, with what its illustration needs."""
+
     timeline: list[str] = field(default_factory=list)
     wire: tuple[int, int, int] | None = None  # payload, your frames, JSON + binary: bytes
-
-
-PASS = Verdict("passed")
 
 
 def _timeline(steps: list[Step], rows: int = 14) -> list[str]:
@@ -279,43 +232,37 @@ class Measure:
     wire: int
 
 
-def binary_json_scenario(module: ModuleType, seed: int, measures: list[Measure]) -> Verdict:
-    rng = random.Random(seed)
-    limit = rng.choice([4096, 100_000, 1024 * 1024])
-    conns = [[(random_meta(rng), random_bytes(rng, random_size(rng, limit - 1)))
-              for _ in range(rng.randint(1, 4))] for _ in range(rng.randint(1, 3))]
-    if limit > OVERHEAD_FROM and all(len(p) < OVERHEAD_FROM for c in conns for _, p in c):
-        meta = random_meta(rng)
-        conns[0].append((meta, random_bytes(rng, rng.randint(OVERHEAD_FROM, limit - 1))))
-    reference = _reference()
-    for number, uploads in enumerate(conns, 1):
-        verdict = _send_side(module, reference, uploads, limit, number, measures)
+def check_binary_json(module: LearnerModule, seed: int, measures: list[Measure]) -> Verdict:
+    """Each connection of scenario ``seed``: the learner's frames, then the learner's receiver."""
+    plan = binary_json_plan(seed)
+    for number, (uploads, style) in enumerate(zip(plan.conns, plan.styles, strict=True), 1):
+        verdict = _send_side(module, uploads, plan.limit, number, measures)
         if verdict.status != "passed":
             return verdict
-        verdict = _receive_side(module, uploads, limit, number, rng.randrange(4))
+        verdict = _receive_side(module, uploads, plan.limit, number, style)
         if verdict.status != "passed":
             return verdict
     return PASS
 
 
-def _send_side(module: ModuleType, reference: ModuleType, uploads: list[tuple[dict[str, Any],
-               bytes]], limit: int, number: int, measures: list[Measure]) -> Verdict:
-    receiver = reference.Receiver(max_size=limit)
+def _send_side(module: LearnerModule, uploads: Uploads, limit: int, number: int,
+               measures: list[Measure]) -> Verdict:
+    receiver = reference().Receiver(max_size=limit)
     for meta, payload in uploads:
         call = f"encode_upload({_short(meta)}, <{len(payload):,} random bytes>)"
         try:
-            frames = module.encode_upload(meta, payload)
+            returned: object = module.encode_upload(meta, payload)
         except (Exception, LearnerTimeout) as error:
             return Verdict("failed", f"{call} raised {describe_error(error)}",
                            "a list of frames: the JSON announcement (str), then the payload "
                            "(bytes)")
-        if not isinstance(frames, list | tuple) or not all(
-                isinstance(f, str | bytes) for f in frames):
-            return Verdict("failed", f"{call} returned {frames!r:.80}",
+        if not isinstance(returned, list | tuple) or not all(
+                isinstance(f, str | bytes) for f in returned):
+            return Failed("failed", f"{call} returned {returned!r:.80}",
                            "a list of frames, each a str (text frame) or bytes (binary frame)")
-        frames = list(frames)
+        frames: list[Frame] = list(returned)
         if not all(valid_utf8(f) for f in frames if isinstance(f, str)):
-            return Verdict("failed", f"{call} returned a text frame that is not valid UTF-8 "
+            return Failed("failed", f"{call} returned a text frame that is not valid UTF-8 "
                            "(lone surrogates)", "text frames of valid UTF-8")
         wire = frames_size(frames, "client")
         if len(payload) >= OVERHEAD_FROM:
@@ -323,7 +270,7 @@ def _send_side(module: ModuleType, reference: ModuleType, uploads: list[tuple[di
             ratio = wire / len(payload)
             if ratio > MAX_OVERHEAD:
                 kinds = ", ".join(describe_frame(f).split(" B ")[0] + " B" for f in frames)
-                return Verdict(
+                return Failed(
                     "failed",
                     f"{call} returned {len(frames)} frame(s) ({kinds}): {wire:,} bytes on the "
                     f"wire for {len(payload):,} payload bytes, {ratio:.3f} x. The payload "
@@ -340,7 +287,7 @@ def _send_side(module: ModuleType, reference: ModuleType, uploads: list[tuple[di
             delivered += [a for a in actions if a[0] == "deliver"]
             closes = [a for a in actions if a[0] == "close"]
             if closes:
-                return Verdict(
+                return Failed(
                     "failed",
                     f"{call} returned frames that the protocol refuses: the reference receiver "
                     f"closed with {code_name(closes[0][1])}: {closes[0][2]}",
@@ -350,20 +297,20 @@ def _send_side(module: ModuleType, reference: ModuleType, uploads: list[tuple[di
         if delivered != [("deliver", meta, payload)]:
             got = ("nothing" if not delivered else
                    f"{len(delivered)} upload(s): {describe_actions(delivered)}")
-            return Verdict(
+            return Failed(
                 "failed", f"{call}: the reference receiver delivered {got}",
                 "exactly this upload, once: the announcement, then the payload as one binary "
                 "frame", _timeline(steps))
     return PASS
 
 
-def _receive_side(module: ModuleType, uploads: list[tuple[dict[str, Any], bytes]], limit: int,
-                  number: int, style: int) -> Verdict:
+def _receive_side(module: LearnerModule, uploads: Uploads, limit: int, number: int,
+                  style: int) -> Verdict:
     steps: list[Step] = []
     try:
         receiver = module.Receiver(max_size=limit)
     except (Exception, LearnerTimeout) as error:
-        return Verdict("failed", f"Receiver(max_size={limit}) raised {describe_error(error)}",
+        return Failed("failed", f"Receiver(max_size={limit}) raised {describe_error(error)}",
                        "a receiver for one connection")
     for meta, payload in uploads:
         frames = encode_reference(meta, payload, style)
@@ -374,10 +321,10 @@ def _receive_side(module: ModuleType, uploads: list[tuple[dict[str, Any], bytes]
                 actions = check_actions(receiver.receive(frame))
             except ProtocolError as error:
                 step.actions = "?"
-                return Verdict("failed", str(error), "a list of actions", _timeline(steps))
+                return Failed("failed", str(error), "a list of actions", _timeline(steps))
             except (Exception, LearnerTimeout) as error:
                 step.actions = "raised"
-                return Verdict("failed", f"receive() of a good upload's frame raised "
+                return Failed("failed", f"receive() of a good upload's frame raised "
                                f"{describe_error(error)}", "no exception",
                                _timeline(steps))
             step.actions = describe_actions(actions)
@@ -385,7 +332,7 @@ def _receive_side(module: ModuleType, uploads: list[tuple[dict[str, Any], bytes]
             if actions != want and _normalised(actions) != want:
                 what = ("the announcement" if i == 0 else
                         f"the {len(payload):,}-byte payload")
-                return Verdict(
+                return Failed(
                     "failed",
                     f"On a connection with max_size {limit:,} carrying good uploads, your "
                     f"receiver answered {what} with {describe_actions(actions)}.",
@@ -411,216 +358,132 @@ def _short(meta: dict[str, Any]) -> str:
 
 # -- websocket-message-limits ------------------------------------------------------------
 
-BAD_KINDS = ["oversize announcement", "oversize text", "oversize payload", "not JSON",
-             "wrong JSON", "bad UTF-8", "wrong length", "unannounced payload",
-             "announced twice"]
-NOT_JSON = ["hello", "{size: 3, meta: {}}", '{"size": 3, "meta": {}', "", "nul", "{'size': 1}",
-            '{"size": 1, "meta": {}}}', "\x00\x01"]
-WRONG_JSON = ["[1, 2]", "null", "42", '"upload"', '{"meta": {}}', '{"size": 3}',
-              '{"size": "12", "meta": {}}', '{"size": -1, "meta": {}}',
-              '{"size": 2.5, "meta": {}}', '{"size": 3, "meta": [1]}',
-              '{"size": 3, "meta": "cat.png"}', '{"size": null, "meta": {}}']
-BAD_UTF8 = ['{"size": 3, "meta": {"name": "\\ud83d"}}', '{"size": 3, "meta": {"name": "\ud83d"}}',
-            '{"size": 0, "meta": {"\\udc80": 1}}', '{"size": 1, "meta": {"name": "ok\udcff"}}']
 
-
-@dataclass
-class Script:
-    """What one connection sends, and what the grader expects back."""
-
-    frames: list[Frame] = field(default_factory=list)
-    uploads: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)  # good, in order
-    bad_at: int | None = None  # index into frames of the bad frame
-    bad_kind: str = ""
-    code: int | None = None
-
-
-def padded_announcement(meta: dict[str, Any], size: int, total: int, wide: bool) -> str:
-    """A valid announcement of exactly ``total`` UTF-8 bytes (``wide``: 2-byte characters)."""
-    base = json.dumps({"size": size, "meta": {**meta, "pad": ""}}, ensure_ascii=False)
-    room = total - utf8_len(base)
-    if room < 0:
-        return base
-    pad = "é" * (room // 2) + "x" * (room % 2) if wide else "x" * room
-    return json.dumps({"size": size, "meta": {**meta, "pad": pad}}, ensure_ascii=False)
-
-
-def good_upload(rng: random.Random, script: Script, limit: int) -> None:
-    meta = {"name": rng.choice(WORDS), "n": len(script.uploads)}
-    roll = rng.random()
-    size = limit if roll < 0.15 else random_size(rng, limit)
-    payload = random_bytes(rng, size)
-    text: Frame
-    if roll > 0.9:
-        text = padded_announcement(meta, size, limit, wide=rng.random() < 0.5)
-        meta = json.loads(text)["meta"]
-    else:
-        text = encode_reference(meta, payload, rng.randrange(4))[0]
-    script.frames += [text, payload]
-    script.uploads.append((meta, payload))
-
-
-def bad_frames(rng: random.Random, kind: str, script: Script, limit: int) -> tuple[list[Frame],
-                                                                                  int, int]:
-    """The frames a misbehaving client sends: (frames, index of the bad one, expected code)."""
-    meta = {"name": rng.choice(WORDS)}
-    if kind == "oversize announcement":
-        size = rng.randint(limit + 1, 2 * limit)
-        return [json.dumps({"size": size, "meta": meta}), random_bytes(rng, size)], 0, TOO_BIG
-    if kind == "oversize text":
-        total = rng.randint(limit + 1, limit + 40)
-        return [padded_announcement(meta, 1, total, wide=rng.random() < 0.5), b"x"], 0, TOO_BIG
-    if kind == "oversize payload":
-        size = rng.randint(0, limit)
-        return ([json.dumps({"size": size, "meta": meta}),
-                 random_bytes(rng, rng.randint(limit + 1, 2 * limit))], 1, TOO_BIG)
-    if kind == "not JSON":
-        return [rng.choice(NOT_JSON), b"abc"], 0, INVALID
-    if kind == "wrong JSON":
-        return [rng.choice(WRONG_JSON), b"abc"], 0, INVALID
-    if kind == "bad UTF-8":
-        return [rng.choice(BAD_UTF8), b"abc"], 0, INVALID
-    if kind == "wrong length":
-        size = rng.randint(1, limit - 1)
-        actual = size + rng.choice([-1, 1, -size, limit - size])
-        return [json.dumps({"size": size, "meta": meta}), random_bytes(rng, actual)], 1, INVALID
-    if kind == "unannounced payload":
-        size = rng.randint(0, limit)
-        again = script.uploads[-1][1] if script.uploads else random_bytes(rng, size)
-        return [again], 0, UNSUPPORTED
-    assert kind == "announced twice"
-    first = json.dumps({"size": 3, "meta": meta})
-    return [first, json.dumps({"size": 3, "meta": meta}), b"abc", b"abc"], 1, UNSUPPORTED
-
-
-def limits_scripts(seed: int) -> tuple[int, list[Script], list[int]]:
-    """max_size, what each connection sends, and the order frames arrive in (connection ids)."""
-    rng = random.Random(seed)
-    limit = rng.choice([1024, 4096, 65536])
-    count = rng.randint(3, 6)
-    bad = set(rng.sample(range(count), rng.randint(1, count - 1)))
-    scripts = []
-    for i in range(count):
-        script = Script()
-        for _ in range(rng.randint(0, 3)):
-            good_upload(rng, script, limit)
-        if i in bad:
-            kind = BAD_KINDS[(seed + i) % len(BAD_KINDS)]
-            frames, at, code = bad_frames(rng, kind, script, limit)
-            script.bad_at, script.bad_kind, script.code = len(script.frames) + at, kind, code
-            script.frames += frames
-            for _ in range(rng.randint(0, 2)):  # the client does not know it was refused
-                extra = Script()
-                good_upload(rng, extra, limit)
-                script.frames += extra.frames
-        scripts.append(script)
-    order = [i for i, s in enumerate(scripts) for _ in s.frames]
-    rng.shuffle(order)  # frames of one connection keep their order; connections interleave
-    return limit, scripts, order
-
-
-def limits_scenario(module: ModuleType, seed: int, tally: dict[str, int]) -> Verdict:
-    limit, scripts, order = limits_scripts(seed)
-    steps: list[Step] = []
+def check_limits(module: LearnerModule, seed: int, tally: dict[str, int]) -> Verdict:
+    """Play limits scenario ``seed`` and judge every answer as it comes; stop at the first wrong."""
+    run = limits_plan(seed)
     try:
-        receivers = [module.Receiver(max_size=limit) for _ in scripts]
+        receivers = run.connect(module)
     except (Exception, LearnerTimeout) as error:
-        return Verdict("failed", f"Receiver(max_size={limit}) raised {describe_error(error)}",
+        return Verdict("failed", f"Receiver(max_size={run.limit}) raised {describe_error(error)}",
                        "a receiver for one connection")
-    position = [0] * len(scripts)
-    delivered: list[list[tuple[Any, ...]]] = [[] for _ in scripts]
-    closed: list[bool] = [False] * len(scripts)
-    for conn in order:
-        if closed[conn]:
-            continue  # the server closed it: nothing more is read from this connection
-        script, index = scripts[conn], position[conn]
-        frame = script.frames[index]
-        position[conn] += 1
-        step = Step(conn + 1, frame)
-        steps.append(step)
-        bad_here = script.bad_at == index
-        where = (f"connection {conn + 1} (max_size {limit:,}) sent frame {index + 1} of its own, "
-                 f"{describe_frame(frame)}")
-        try:
-            actions = check_actions(receivers[conn].receive(frame))
-        except ProtocolError as error:
-            step.actions = "?"
-            return Verdict("failed", f"{where}: {error}", "a list of actions", _timeline(steps))
-        except (Exception, LearnerTimeout) as error:
-            step.actions = "raised -> close 1011"
-            expected = (f"('close', {code_name(script.code)}, reason)" if bad_here
-                        else "no exception: this frame is good")
-            blame = (", blaming itself for the client's mistake" if bad_here else "")
-            return Verdict(
-                "failed",
-                f"{where}, and receive() raised {describe_error(error).rstrip('.')}. A live "
-                f"server closes this connection with 1011 (Internal Error){blame}.",
-                expected, _timeline(steps))
-        step.actions = describe_actions(actions)
-        actions = _normalised(actions)
-        closes = [a for a in actions if a[0] == "close"]
-        delivers = [a for a in actions if a[0] == "deliver"]
-        if bad_here:
-            want = f"[('close', {script.code}, reason)]: {code_name(script.code)}"
-            if not closes:
-                return Verdict(
-                    "failed",
-                    f"{where}: {script.bad_kind}. Your receiver returned "
-                    f"{describe_actions(actions)} and carried on.",
-                    f"{want}, at this frame", _timeline(steps))
-            code, reason = closes[0][1], closes[0][2]
-            if code != script.code:
-                shared = ""
-                others_busy = any(position[c] % 2 == 1 for c in range(len(scripts))
-                                  if c != conn and not closed[c])
-                if code == UNSUPPORTED and others_busy and index % 2 == 0:
-                    shared = (" This connection was between uploads, but another one was "
-                              "waiting for its payload: is state shared between receivers?")
-                return Verdict(
-                    "failed",
-                    f"{where}: {script.bad_kind}. Your receiver closed with "
-                    f"{code_name(code)}.{shared}", want, _timeline(steps))
-            if delivers:
-                return Verdict(
-                    "failed",
-                    f"{where}: {script.bad_kind}. Your receiver closed, but also delivered "
-                    f"{describe_actions(delivers)} from it.",
-                    f"{want} and nothing delivered from a bad message", _timeline(steps))
-            problem = _reason_problem(reason)
-            if problem:
-                return Verdict("failed", f"{where}: your close reason {problem}",
-                               f"a reason of at most {REASON_LIMIT} bytes of UTF-8 text",
-                               _timeline(steps))
-            closed[conn] = True
-            tally[script.bad_kind] = tally.get(script.bad_kind, 0) + 1
-            continue
-        if closes:
-            return Verdict(
-                "failed",
-                f"{where}, a good frame, and your receiver closed the connection with "
-                f"{code_name(closes[0][1])}: {closes[0][2]!r:.80}.",
-                "no close: every frame this connection had sent so far was good"
-                + (" (other connections sent bad ones: is state shared between receivers?)"
-                   if any(closed) else ""),
-                _timeline(steps))
-        delivered[conn] += delivers
-        expected_so_far = [("deliver", m, p) for m, p in
-                           script.uploads[:_uploads_completed(script, index + 1)]]
-        if delivered[conn] != expected_so_far:
-            got, want_list = delivered[conn], expected_so_far
-            return Verdict(
-                "failed",
-                f"{where}; after it, your receiver had delivered {len(got)} upload(s) on this "
-                f"connection: {describe_actions(got[-2:])}"
-                + (" (other connections sent bad frames: is state shared between receivers?)"
-                   if any(closed) else ""),
-                f"{len(want_list)} upload(s), the last ones {describe_actions(want_list[-2:])}",
-                _timeline(steps))
-    for conn, script in enumerate(scripts):
-        if script.bad_at is not None and not closed[conn]:  # cannot happen: checked at the frame
+    steps: list[Step] = []
+    delivered: list[list[Action]] = [[] for _ in run.scripts]
+    for fed in run.feed(receivers):
+        steps.append(Step(fed.conn + 1, fed.frame))
+        verdict = _judge_answer(run, fed, steps, delivered[fed.conn])
+        if verdict is not PASS:
+            return verdict
+    for conn, script in enumerate(run.scripts):
+        if script.bad_at is not None and not run.closed[conn]:  # cannot happen: judged there
             return Verdict("failed", f"connection {conn + 1} was never closed", "a close")
-    tally["good uploads"] = tally.get("good uploads", 0) + sum(len(s.uploads) for s in scripts)
+    for script in run.scripts:
+        if script.bad_at is not None:
+            tally[script.bad_kind] = tally.get(script.bad_kind, 0) + 1
+    tally["good uploads"] = tally.get("good uploads", 0) + sum(len(s.uploads) for s in run.scripts)
     return PASS
+
+
+def _judge_answer(run: LimitsRun, fed: Fed, steps: list[Step],
+                  delivered: list[Action]) -> Verdict:
+    """The receiver's answer to one frame (the last of ``steps``): PASS, or what is wrong."""
+    script, step = run.scripts[fed.conn], steps[-1]
+    bad_here = script.bad_at == fed.index
+    where = (f"connection {fed.conn + 1} (max_size {run.limit:,}) sent frame {fed.index + 1} "
+             f"of its own, {describe_frame(fed.frame)}")
+    if fed.error is not None:
+        step.actions = "raised -> close 1011"
+        expected = (f"('close', {code_name(script.code)}, reason)" if bad_here
+                    else "no exception: this frame is good")
+        blame = (", blaming itself for the client's mistake" if bad_here else "")
+        return Failed(
+            "failed",
+            f"{where}, and receive() raised {describe_error(fed.error).rstrip('.')}. A live "
+            f"server closes this connection with 1011 (Internal Error){blame}.",
+            expected, _timeline(steps))
+    try:
+        actions = check_actions(fed.returned)
+    except ProtocolError as error:
+        step.actions = "?"
+        return Failed("failed", f"{where}: {error}", "a list of actions", _timeline(steps))
+    step.actions = describe_actions(actions)
+    actions = _normalised(actions)
+    if bad_here:
+        return _judge_refusal(run, fed, actions, where, steps)
+    return _judge_good_frame(run, fed, actions, where, steps, delivered)
+
+
+def _judge_refusal(run: LimitsRun, fed: Fed, actions: list[Action], where: str,
+                   steps: list[Step]) -> Verdict:
+    """A bad frame: refused at once, with its code, a short reason, and nothing delivered."""
+    script = run.scripts[fed.conn]
+    closes = [a for a in actions if a[0] == "close"]
+    delivers = [a for a in actions if a[0] == "deliver"]
+    want = f"[('close', {script.code}, reason)]: {code_name(script.code)}"
+    if not closes:
+        return Failed(
+            "failed",
+            f"{where}: {script.bad_kind}. Your receiver returned "
+            f"{describe_actions(actions)} and carried on.",
+            f"{want}, at this frame", _timeline(steps))
+    code, reason = closes[0][1], closes[0][2]
+    if code != script.code:
+        shared = ""
+        others_busy = any(run.position[c] % 2 == 1 for c in range(len(run.scripts))
+                          if c != fed.conn and not run.closed[c])
+        if code == UNSUPPORTED and others_busy and fed.index % 2 == 0:
+            shared = (" This connection was between uploads, but another one was "
+                      "waiting for its payload: is state shared between receivers?")
+        return Failed(
+            "failed",
+            f"{where}: {script.bad_kind}. Your receiver closed with "
+            f"{code_name(code)}.{shared}", want, _timeline(steps))
+    if delivers:
+        return Failed(
+            "failed",
+            f"{where}: {script.bad_kind}. Your receiver closed, but also delivered "
+            f"{describe_actions(delivers)} from it.",
+            f"{want} and nothing delivered from a bad message", _timeline(steps))
+    problem = _reason_problem(reason)
+    if problem:
+        return Failed("failed", f"{where}: your close reason {problem}",
+                      f"a reason of at most {REASON_LIMIT} bytes of UTF-8 text",
+                      _timeline(steps))
+    return PASS  # refused as it should be: the connection is closed
+
+
+def _judge_good_frame(run: LimitsRun, fed: Fed, actions: list[Action], where: str,
+                      steps: list[Step], delivered: list[Action]) -> Verdict:
+    """A good frame: no close, and every upload complete so far delivered, once, in order."""
+    script = run.scripts[fed.conn]
+    closes = [a for a in actions if a[0] == "close"]
+    if closes:
+        return Failed(
+            "failed",
+            f"{where}, a good frame, and your receiver closed the connection with "
+            f"{code_name(closes[0][1])}: {closes[0][2]!r:.80}.",
+            "no close: every frame this connection had sent so far was good"
+            + _shared_state(run, "bad ones"),
+            _timeline(steps))
+    delivered += [a for a in actions if a[0] == "deliver"]
+    want = [("deliver", m, p) for m, p in
+            script.uploads[:_uploads_completed(script, fed.index + 1)]]
+    if delivered != want:
+        return Failed(
+            "failed",
+            f"{where}; after it, your receiver had delivered {len(delivered)} upload(s) on "
+            f"this connection: {describe_actions(delivered[-2:])}"
+            + _shared_state(run, "bad frames"),
+            f"{len(want)} upload(s), the last ones {describe_actions(want[-2:])}",
+            _timeline(steps))
+    return PASS
+
+
+def _shared_state(run: LimitsRun, what: str) -> str:
+    """Once a connection was refused, a wrong answer elsewhere may be state they share."""
+    if not any(run.closed):
+        return ""
+    return f" (other connections sent {what}: is state shared between receivers?)"
 
 
 def _uploads_completed(script: Script, frames_read: int) -> int:
@@ -645,16 +508,7 @@ def _reason_problem(reason: object) -> str:
 # -- on real sockets ----------------------------------------------------------------------
 
 
-def _live(run: Callable[[], Coroutine[Any, Any, Verdict]]) -> Verdict | None:
-    """Run a live scenario on a fresh event loop; None when a loop already runs in this thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(run())
-    return None  # grade() called from inside a notebook cell: the simulated scenarios must do
-
-
-def live_binary_json(module: ModuleType, seed: int) -> Verdict | None:
+def live_binary_json(module: LearnerModule, seed: int) -> Verdict | None:
     """Your frames and your receiver on a real server, bytes counted by a proxy on loopback."""
     rng = random.Random(seed)
     limit = 1024 * 1024
@@ -688,7 +542,7 @@ def live_binary_json(module: ModuleType, seed: int) -> Verdict | None:
                            f"at most {MAX_OVERHEAD:.2f} x the payload on the wire")
         return PASS
 
-    return _live(run)
+    return run_outside_a_loop(run)
 
 
 LIVE_CLIENTS: dict[str, tuple[list[Frame], int | None]] = {
@@ -702,7 +556,7 @@ LIVE_CLIENTS: dict[str, tuple[list[Frame], int | None]] = {
 }
 
 
-def live_limits(module: ModuleType, seed: int) -> Verdict | None:
+def live_limits(module: LearnerModule, seed: int) -> Verdict | None:
     """Your receiver on a real server, a good client and seven bad ones at the same time."""
     limit = 4096
     uploads = [({"name": "empty"}, b""), ({"name": "small"}, bytes(100)),
@@ -722,13 +576,13 @@ def live_limits(module: ModuleType, seed: int) -> Verdict | None:
         where = ("Live, on a real server on 127.0.0.1 (your Receiver, max_size 4,096), eight "
                  "clients at once")
         if errors:
-            return Verdict("failed", f"{where}: your receiver raised ({errors[0]}), and the server "
-                           "closed that connection with 1011.", "no exception", lines)
+            return Failed("failed", f"{where}: your receiver raised ({errors[0]}), and the server "
+                          "closed that connection with 1011.", "no exception", lines)
         for label, (_, code) in clients.items():
             client = seen[label]
             got = client.close[0] if client.close else None
             if got != code:
-                return Verdict(
+                return Failed(
                     "failed",
                     f"{where}: the {label} client's connection "
                     + (f"was closed with {code_name(got)}" if got else "was never closed")
@@ -736,64 +590,27 @@ def live_limits(module: ModuleType, seed: int) -> Verdict | None:
                        else "") + ".",
                     f"close {code_name(code)}" if code else "no close", lines)
             if label != "good" and client.delivered:
-                return Verdict("failed", f"{where}: the {label} client got "
-                               f"{client.delivered!r:.80} delivered.", "nothing delivered", lines)
+                return Failed("failed", f"{where}: the {label} client got "
+                              f"{client.delivered!r:.80} delivered.", "nothing delivered", lines)
         want = [(meta, len(payload)) for meta, payload in uploads]
         if seen["good"].delivered != want:
-            return Verdict("failed", f"{where}: the good client's uploads came out as "
-                           f"{seen['good'].delivered!r:.120}.", f"{want!r}", lines)
+            return Failed("failed", f"{where}: the good client's uploads came out as "
+                          f"{seen['good'].delivered!r:.120}.", f"{want!r}", lines)
         return PASS
 
-    return _live(run)
+    return run_outside_a_loop(run)
 
 
 # -- the grader --------------------------------------------------------------------------
 
 
-@cache
-def _reference() -> ModuleType:
-    return load_module(course.root() / "solutions" / "frames.py", "frames_reference")
-
-
-class Fresh:
-    """The learner's module, loaded afresh for each scenario: a new server process each time.
-
-    State that leaks between connections (a mutable class attribute, a global)
-    is caught inside one scenario, where several connections interleave; a
-    fresh module keeps it from leaking into the next scenario, so that every
-    scenario replays alone from its seed exactly as it ran among the others.
-    The file is compiled once; each scenario runs the compiled code in a new
-    module (a few microseconds).
-    """
-
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-        self.code = None
-        path = getattr(module, "__file__", None)
-        if path is not None:
-            self.code = compile(Path(path).read_bytes(), path, "exec")
-
-    def load(self, seed: int) -> ModuleType:
-        if self.code is None:
-            return self.module
-        name = f"{self.module.__name__}_seed{seed}"
-        module = ModuleType(name)
-        module.__file__ = self.module.__file__
-        sys.modules[name] = module  # dataclasses and pickling look the module up by name
-        try:
-            exec(self.code, module.__dict__)
-        finally:
-            del sys.modules[name]
-        return module
-
-
-def _guarded(run: Callable[[ModuleType, int], Verdict | None], module: Fresh,
+def _guarded(run: Callable[[LearnerModule, int], Verdict | None], module: Fresh,
              seed: int) -> Verdict | None:
     """Run one scenario under the time limit."""
-    seconds = LIVE_SECONDS if seed in (LIVE_BJ_SEED, LIVE_ML_SEED) else SCENARIO_SECONDS
+    seconds = sim.LIVE_SECONDS if seed in (LIVE_BJ_SEED, LIVE_ML_SEED) else sim.SCENARIO_SECONDS
     try:
         with time_limit(seconds, f"scenario seed {seed}"):
-            return run(module.load(seed), seed)
+            return run(learner_module(module.load(seed)), seed)
     except LearnerTimeout as error:
         return Verdict("failed", str(error), "the code returns promptly")
     except Exception as error:  # loading it again failed (it loaded once, so: unlikely)
@@ -801,89 +618,57 @@ def _guarded(run: Callable[[ModuleType, int], Verdict | None], module: Fresh,
                        "the file loads")
 
 
-def trial(module: ModuleType) -> str | None:
-    """Can a notebook run this code live? None, or why not (it raises, or it hangs).
+def _judged(run: Callable[[LearnerModule, int], Verdict | None], fresh: Fresh,
+            seeds: list[int]) -> list[Judged[None]]:
+    """Verdicts of ``seeds`` in order, up to the first failure (the one reported)."""
+    judged: list[Judged[None]] = []
+    for seed in seeds:
+        verdict = _guarded(run, fresh, seed)
+        if verdict is None:
+            continue  # a live scenario, skipped inside a running event loop
+        judged.append(Judged(seed, verdict, None))
+        if verdict.status == "failed":
+            break
+    return judged
 
-    A few calls under the time limit: an upload encoded, a good upload and a
-    bad frame received. Wrong answers are the grader's business; code that
-    raises or loops forever would stall a live server, so it is caught here.
-    """
-    missing = [name for name in ("encode_upload", "Receiver")
-               if not callable(getattr(module, name, None))]
-    if missing:
-        return f"The file has no {' and no '.join(missing)}."
-    receiver: list[Any] = []
 
-    def receive(frame: Frame) -> Callable[[], object]:
-        return lambda: receiver[0].receive(frame)
-
-    calls: list[tuple[str, Callable[[], object]]] = [
-        ("encode_upload({'name': 'probe'}, b'probe')",
-         lambda: module.encode_upload({"name": "probe"}, b"probe")),
-        ("Receiver(max_size=1024)", lambda: receiver.append(module.Receiver(1024))),
-    ]
-    for frame in ('{"size": 5, "meta": {"name": "probe"}}', b"probe", "not JSON"):
-        calls.append((f"receive({frame!r})", receive(frame)))
-    try:
-        with time_limit(SCENARIO_SECONDS, "trying your code"):
-            for what, call in calls:
-                try:
-                    call()
-                except Exception as error:
-                    return f"{what} raised {describe_error(error)}"
-    except LearnerTimeout as error:
-        return str(error)
-    return None
+def _illustrate(run: None, verdict: Verdict) -> tuple[list[str], str | None]:
+    if not isinstance(verdict, Failed):
+        return [], None
+    return verdict.timeline, _wire_figure(*verdict.wire) if verdict.wire is not None else None
 
 
 def grade(module: ModuleType, *, seeds: list[int] | None = None) -> Report:
     """Run every scenario (or only ``seeds``) and return one finding per ID."""
-    missing = [name for name in ("encode_upload", "Receiver")
-               if not callable(getattr(module, name, None))]
-    if missing:
-        return Report("frames", "", error=f"The file has no {' and no '.join(missing)}.")
+    missing = missing_names(module)
+    if missing is not None:
+        return Report("frames", "", error=missing)
     try:
         fresh = Fresh(module)
     except (OSError, SyntaxError) as error:
         return Report("frames", "", error=f"Your file could not be read again: {error}")
     measures: list[Measure] = []
     tally: dict[str, int] = {}
-    def bj(learner: ModuleType, seed: int) -> Verdict | None:
+
+    def bj(learner: LearnerModule, seed: int) -> Verdict | None:
         if seed == LIVE_BJ_SEED:
             return live_binary_json(learner, seed)
-        return binary_json_scenario(learner, seed, measures)
+        return check_binary_json(learner, seed, measures)
 
-    def ml(learner: ModuleType, seed: int) -> Verdict | None:
+    def ml(learner: LearnerModule, seed: int) -> Verdict | None:
         if seed == LIVE_ML_SEED:
             return live_limits(learner, seed)
-        return limits_scenario(learner, seed, tally)
+        return check_limits(learner, seed, tally)
 
-    plan: list[tuple[str, list[int], Callable[[ModuleType, int], Verdict | None]]] = [
+    plan: list[tuple[str, list[int], Callable[[LearnerModule, int], Verdict | None]]] = [
         (BJ, BJ_SEEDS, bj), (ML, ML_SEEDS, ml)]
     findings = []
-    total = 0
     for id, all_seeds, run in plan:
-        finding = Finding(id, TITLES[id], "passed", hint=HINTS[id], reference=reference_link(id))
-        for seed in all_seeds:
-            if seeds is not None and seed not in seeds:
-                continue
-            verdict = _guarded(run, fresh, seed)
-            if verdict is None:
-                continue  # a live scenario, skipped inside a running event loop
-            finding.scenarios += 1
-            if verdict.status == "failed":
-                finding.status, finding.seed = "failed", seed
-                finding.observed, finding.expected = verdict.observed, verdict.expected
-                finding.timeline = verdict.timeline
-                if verdict.wire is not None:
-                    finding.figure_png = _wire_figure(*verdict.wire)
-                break
-        total += finding.scenarios
-        if finding.scenarios == 0:
-            finding.status, finding.observed = "not reached", "no scenario for this seed"
-        findings.append(finding)
+        chosen = [s for s in all_seeds if seeds is None or s in seeds]
+        findings.append(judge(CHECKS[id], _judged(run, fresh, chosen), _illustrate,
+                              none_run="no scenario for this seed"))
     _add_measurements(findings, measures, tally)
-    return Report("frames", "", findings, scenarios=total)
+    return Report("frames", "", findings, scenarios=sum(f.scenarios for f in findings))
 
 
 def _wire_figure(payload: int, yours: int, binary: int) -> str:
