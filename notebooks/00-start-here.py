@@ -161,7 +161,6 @@ display(Markdown("\n".join(rows)))
 # every message back:
 
 # %%
-
 from websockets.asyncio.client import connect
 
 import rtlab
@@ -276,10 +275,13 @@ HTML(mine._repr_html_())
 # python -m rtlab doctor                    # is this machine ready?
 # ```
 #
-# A cell can run them too, with `!`:
+# A cell can run them too, with `!` (`sys.executable` is this kernel's Python, the one
+# the course is installed in):
 
 # %% tags=["nbval-ignore-output"]
+import sys
 
+print("this kernel runs", sys.executable)
 # !{sys.executable} -m rtlab list
 
 # %% [markdown]

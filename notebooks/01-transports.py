@@ -279,7 +279,7 @@ assert 0.6 < per_client[1] / per_client[0] < 1.6, "polling's load grows with the
 # %% tags=["nbval-ignore-output"]
 from rtlab import course
 from rtlab.learner import describe_error, load_module
-from rtlab.topics.transports.grader import NAMED
+from rtlab.topics.transports.sim import NAMED
 
 try:
     learner = load_module(course.root() / "exercises" / "transports.py", "transports_learner")

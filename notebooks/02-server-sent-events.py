@@ -49,6 +49,7 @@
 # %%
 # %matplotlib inline
 import asyncio
+import itertools
 import random
 import statistics
 
@@ -145,16 +146,16 @@ print(server)
 
 async def read_raw(url, seconds, headers=None):
     # The raw bytes of a response for `seconds`; a stream never ends on its own.
-    async with aiohttp.ClientSession(trust_env=False) as http:
-        async with http.get(url, headers=headers or {}) as response:
-            chunks = []
-            try:
-                async with asyncio.timeout(seconds):
-                    async for chunk in response.content.iter_any():
-                        chunks.append(chunk)
-            except TimeoutError:
-                pass
-            return response, b"".join(chunks).decode()
+    async with (aiohttp.ClientSession(trust_env=False) as http,
+                http.get(url, headers=headers or {}) as response):
+        chunks = []
+        try:
+            async with asyncio.timeout(seconds):
+                async for chunk in response.content.iter_any():
+                    chunks.append(chunk)
+        except TimeoutError:
+            pass
+        return response, b"".join(chunks).decode()
 
 
 async def publish_later():
@@ -241,7 +242,7 @@ def received_numbers(client):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-for ax, run, colour in zip(axes, (without_ids, with_ids), ("#cf222e", "#1a7f37")):
+for ax, run, colour in zip(axes, (without_ids, with_ids), ("#cf222e", "#1a7f37"), strict=True):
     client = run.clients[0]
     points = received_numbers(client)
     ax.plot([t for t, _ in run.published], range(len(run.published)), color="#d0d7de",
@@ -393,7 +394,7 @@ await server.stop()
 #
 # The course's tests drive a real headless Chromium against this server
 # (`tests/test_sse_browser.py`): its `EventSource`, with `retry: 500`, reconnected
-# 510-545 ms after the stream was cut, sent `Last-Event-ID` equal to the last id it had
+# 503-545 ms after the stream was cut, sent `Last-Event-ID` equal to the last id it had
 # received, got the missed events exactly once, and stopped for good on 204. The facts
 # worth knowing:
 #
@@ -524,7 +525,7 @@ def back_after(runs, start=OUTAGE - 60, end=OUTAGE):
     # integral of (next attempt - recovery time) over the part of the gap in that minute.
     total = 0.0
     for times in runs:
-        for before, after in zip(times, times[1:]):
+        for before, after in itertools.pairwise(times):
             lo, hi = max(before, start), min(after, end)
             if lo < hi:
                 total += ((after - lo) ** 2 - (after - hi) ** 2) / 2

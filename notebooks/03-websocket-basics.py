@@ -558,7 +558,7 @@ for k, (style, colour) in enumerate([("base64 in JSON", "#cf222e"), ("JSON + bin
     xs = [i + (k - 0.5) * width for i in range(len(names))]
     ratios = [by[n, style].ratio for n in names]
     left.bar(xs, ratios, width, color=colour, label=style)
-    for x, ratio in zip(xs, ratios):
+    for x, ratio in zip(xs, ratios, strict=True):
         left.annotate(f"{ratio:.2f}", (x, ratio), ha="center", va="bottom", fontsize=7)
     right.bar(xs, [by[n, style].app_cpu_us for n in names], width, color=colour, label=style)
 left.axhline(4 / 3, color="#57606a", linestyle=":", linewidth=1)
@@ -669,12 +669,12 @@ async def upload_demo(module, label):
     ends = await asyncio.gather(*(send_frames(server.url, frames) for frames in clients.values()))
     await server.stop()
     print(label)
-    for (name, _), (code, reason) in zip(clients.items(), ends):
+    for (name, _), (code, reason) in zip(clients.items(), ends, strict=True):
         print(f"  {name:<18} closed with {code}: {reason}")
     print("  delivered:", [(meta["name"], size) for _, meta, size in log.deliveries])
     for error in log.errors:
         print("  receiver raised:", error)
-    return log, dict(zip(clients, ends))
+    return log, dict(zip(clients, ends, strict=True))
 
 
 log, ends = await upload_demo(Reference, "reference receiver, max_size 64 KiB:")
@@ -707,7 +707,7 @@ assert [ends[n][0] for n in ("well-behaved", "announces 10 MB", "broken JSON",
 # Then plug your receiver into the live server above, with the same four clients:
 
 # %% tags=["nbval-ignore-output"]
-from rtlab.topics.websocket_basics.grader import trial
+from rtlab.topics.websocket_basics.sim import trial
 
 try:
     learner = load_module(course.root() / "exercises" / "frames.py", "frames_learner")

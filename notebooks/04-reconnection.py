@@ -212,7 +212,7 @@ def show(storms, title, *, capacity=CAPACITY, start=-0.2, end=OBSERVE, clip=5):
         title=title, capacity=capacity,
     )
     bins = [start + 0.1 * i for i in range(round((end - start) / 0.1) + 1)]
-    for ax, storm in zip(fig.axes, storms):
+    for ax, storm in zip(fig.axes, storms, strict=True):
         for bars in ax.patches:
             bars.set_color("#9ecbff")
         accepted = np.array([t for t in storm.accepted if start <= t <= end])
@@ -785,7 +785,7 @@ finally:
 # %% tags=["nbval-ignore-output"]
 from rtlab import course
 from rtlab.learner import describe_error, load_module
-from rtlab.topics.reconnection.grader import client_scenario
+from rtlab.topics.reconnection.sim import client_scenario
 
 exercise = course.load().exercise("reconnection")
 try:

@@ -68,7 +68,7 @@ from rtlab.live import FaultProxy, LiveServer
 from rtlab.live.proxy import unsent_bytes
 from rtlab.plots import client_timeline
 from rtlab.sim import Latency, SimLoop, SimServer
-from rtlab.topics.connection_health.grader import Settings, detection_times, overhead, scenario
+from rtlab.topics.connection_health.sim import Settings, detection_times, overhead, scenario
 from rtlab.wire.websocket import frame_size
 
 SEED = 5  # every random draw of the simulations is seeded
@@ -752,7 +752,7 @@ for t, rate in alarm_rate.items():
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
-for colour, t in zip(("#0969da", "#1a7f37", "#8250df"), TIMEOUTS):
+for colour, t in zip(("#0969da", "#1a7f37", "#8250df"), TIMEOUTS, strict=True):
     left.plot(INTERVALS, [max(detected[i, t]) for i in INTERVALS], "o-", color=colour,
               label=f"timeout {t} s: worst")
     left.plot(INTERVALS, [statistics.median(detected[i, t]) for i in INTERVALS], "o--",
@@ -853,7 +853,7 @@ for interval in (5, 10, 20, 25):
 # %% tags=["nbval-ignore-output"]
 from rtlab import course
 from rtlab.learner import describe_error, load_module
-from rtlab.topics.connection_health.grader import half_open_scenario
+from rtlab.topics.connection_health.sim import half_open_scenario
 
 exercise = course.load().exercise("heartbeat")
 try:

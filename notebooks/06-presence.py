@@ -48,6 +48,7 @@ import math
 from collections import Counter
 
 import matplotlib.pyplot as plt
+from IPython.display import display
 from pycrdt import Awareness, Doc
 
 import rtlab
@@ -273,9 +274,10 @@ assert all(roster == with_ttl.present for roster in with_ttl.rosters)
 # shown, and the ticks are the join and leave events everyone received.
 
 # %% tags=["nbval-ignore-output"]
-def pick(run, per_role={"blipper": 3, "handoff": 2, "multitab": 1, "leaver": 2, "crasher": 2}):
+def pick(run, per_role=(("blipper", 3), ("handoff", 2), ("multitab", 1), ("leaver", 2),
+                        ("crasher", 2))):
     users = []
-    for role, n in per_role.items():
+    for role, n in per_role:
         users += sorted(u for u, r in run.roles.items() if r == role)[:n]
     return users
 
@@ -355,7 +357,7 @@ fig, ax = plt.subplots(figsize=(8, 3.6))
 linger = [(c.linger_close + c.linger_crash) / 2 for _, c in costs]
 flicker = [c.flicker_per_user_hour for _, c in costs]
 ax.plot(linger, flicker, marker="o", color="#0969da")
-for (grace, c), x, y in zip(costs, linger, flicker):
+for (grace, _), x, y in zip(costs, linger, flicker, strict=True):
     ax.annotate(f"{grace} s", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
 five, ten = linger[GRACES.index(5)], linger[GRACES.index(10)]
 ax.axvspan(five, ten, color="#1a7f37", alpha=0.12, linewidth=0)
@@ -492,10 +494,7 @@ calls += [(t, "heartbeat", "bo#1") for t in (5.0, 10.0, 15.0)]
 calls += [(t, "heartbeat", "bo#2") for t in (26.5, 31.5, 36.5)]
 calls += [(t / 2, "tick", None) for t in range(100)]  # a tick every 0.5 s
 for now, call, conn in sorted(calls, key=lambda c: c[0]):
-    if call == "tick":
-        events = presence.tick(now)
-    else:
-        events = getattr(presence, call)("bo", conn, now)
+    events = presence.tick(now) if call == "tick" else getattr(presence, call)("bo", conn, now)
     if call in ("connect", "disconnect") or events:
         what = "tick" if call == "tick" else f"{call}('bo', {conn!r})"
         print(f"t={now:4.1f} s  {what} -> {events}")
@@ -603,7 +602,7 @@ print(f"{'presence, 5 per 30 s':24}{5:>16,}{5 * PEOPLE * (PEOPLE - 1):>23,}"
 
 # %% tags=["nbval-ignore-output"]
 from rtlab.learner import describe_error
-from rtlab.topics.presence.grader import scenario
+from rtlab.topics.presence.sim import scenario
 
 try:
     learner = load_module(course.root() / "exercises" / "presence.py", "presence_learner")

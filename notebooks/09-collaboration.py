@@ -114,7 +114,9 @@ await net.stop()
 # document has.
 
 # %%
-WORDS = ["the", "sync", "replica", "update", "merge", "state", "client", "server", "edit", "offline", "delta", "document", "cursor", "awareness", "room", "text", "insert", "delete", "network", "latency"]
+WORDS = ["the", "sync", "replica", "update", "merge", "state", "client", "server", "edit",
+         "offline", "delta", "document", "cursor", "awareness", "room", "text", "insert",
+         "delete", "network", "latency"]
 
 
 def typed_doc(chars, seed=SEED, client_id=1):
@@ -141,7 +143,7 @@ sizes = []  # (characters, JSON bytes, Yjs state bytes, delta bytes)
 for chars in SIZES:
     doc, text = typed_doc(chars)
     deltas = []
-    doc.observe(lambda event: deltas.append(event.update))
+    doc.observe(lambda event, deltas=deltas: deltas.append(event.update))
     text.insert(len(text) // 2, "x")  # one keystroke in the middle
     whole = len(doc.get_update())
     sizes.append((len(text), len(json.dumps({"text": str(text)})), whole, len(deltas[0])))
@@ -166,7 +168,7 @@ per_second = {label: [RATE * n * n * size for n in EDITORS]
               for label, size in [("whole state (Yjs)", whole), ("whole copy (JSON)", as_json),
                                   ("deltas (Yjs updates)", delta)]}
 print(f"{'editors':>7}" + "".join(f"{label:>22}" for label in per_second) + "   (kB/s)")
-for n, *row in zip(EDITORS, *per_second.values()):
+for n, *row in zip(EDITORS, *per_second.values(), strict=True):
     print(f"{n:>7}" + "".join(f"{value / 1e3:>22,.1f}" for value in row))
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4))
@@ -180,7 +182,7 @@ left.set_yscale("log")
 left.set_xlabel("document size (characters)")
 left.set_ylabel("bytes per keystroke")
 left.legend(fontsize=8, frameon=False)
-for label, colour in zip(per_second, ["#cf222e", "#bf8700", "#1a7f37"]):
+for label, colour in zip(per_second, ["#cf222e", "#bf8700", "#1a7f37"], strict=True):
     right.plot(EDITORS, [v / 1e6 for v in per_second[label]], marker="o", color=colour,
                label=label)
 right.set_xscale("log")
@@ -386,7 +388,7 @@ _ = await receive("ada", ada_ws)
 # %% tags=["nbval-ignore-output"]
 lanes = {1: "ada (client 1)", 2: "bo (client 2)"}
 arrows = []
-for _, room, peer, direction, message in server.log:
+for _, _room, peer, direction, message in server.log:
     label = protocol.describe(message)
     label = label if len(label) < 44 else label[:41] + "..."
     ends = (lanes[peer], "server") if direction == "in" else ("server", lanes[peer])
@@ -506,7 +508,7 @@ for client_id, name, colour in PEOPLE:
         user={"user": {"name": name, "colour": colour}})
 for client in clients.values():
     await client.wait_synced()
-for client_id, name, colour in PEOPLE:
+for _, name, colour in PEOPLE:
     client = clients[name]
     editors[name] = CollabEditor(client.doc, name, awareness=client.awareness, link=client,
                                  colour=colour, rows=5)

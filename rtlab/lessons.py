@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jupytext
+import jupytext  # type: ignore[import-untyped]  # no type hints shipped
 import nbformat
 
 from rtlab import course
@@ -53,6 +53,11 @@ def source_of(name: str) -> Path:
     return candidate
 
 
+def read_notebook(path: Path) -> Any:
+    """A stored notebook, as nbformat v4 (nbformat's functions carry no type hints)."""
+    return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+
+
 def build(source: Path) -> Any:
     """The notebook of ``source``: its cells, stable ids, the course's kernel."""
     nb = jupytext.read(source, fmt=FORMAT)
@@ -73,7 +78,7 @@ def keep_outputs(nb: Any, target: Path) -> None:
     """Give unchanged code cells the outputs stored in ``target``."""
     if not target.exists():
         return
-    old = nbformat.read(target, as_version=4)
+    old = read_notebook(target)
     stored = {(c.cell_type, c.source): c for c in old.cells}
     for cell in nb.cells:
         previous = stored.get((cell.cell_type, cell.source))
@@ -93,6 +98,23 @@ def execute(nb: Any) -> None:
         resources={"metadata": {"path": str(notebooks_dir())}},
     ).execute()
     nb.metadata["language_info"] = {"name": "python"}  # no interpreter version in the file
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_adjacent_streams(cell.outputs)
+
+
+def merge_adjacent_streams(outputs: list[Any]) -> list[Any]:
+    """One output per run of prints: how the kernel chunks a stream varies from run to run."""
+    merged: list[Any] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream"
+                and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
 
 
 def out_of_step(source: Path) -> list[str]:
@@ -101,7 +123,7 @@ def out_of_step(source: Path) -> list[str]:
     if not target.exists():
         return [f"{target.name} is missing"]
     want = build(source).cells
-    have = nbformat.read(target, as_version=4).cells
+    have = read_notebook(target).cells
     problems = []
     if len(want) != len(have):
         problems.append(f"{target.name}: {len(have)} cells, its source has {len(want)}")
@@ -139,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             execute(nb)
         else:
             keep_outputs(nb, target)
-        nbformat.write(nb, target)
+        nbformat.write(nb, target)  # type: ignore[no-untyped-call]
         print(f"wrote notebooks/{target.name}{' (executed)' if args.execute else ''}: "
               f"{len(nb.cells)} cells", file=sys.stderr)
     return 0
