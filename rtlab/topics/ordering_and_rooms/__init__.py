@@ -1,0 +1,1 @@
+"""Module 07, ordering and rooms: sequence numbers, backfill on join, resume, vector clocks."""
