@@ -58,10 +58,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import socket
 import struct
-import termios
 import time
 from collections import deque
 from typing import Any, Literal
@@ -95,13 +93,30 @@ def unsent_bytes(transport: asyncio.BaseTransport | None) -> int:
     if isinstance(transport, asyncio.WriteTransport):
         total += transport.get_write_buffer_size()
     sock = transport.get_extra_info("socket")
-    if sock is not None and hasattr(termios, "TIOCOUTQ"):
-        try:
-            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
-            total += struct.unpack("i", raw)[0]
-        except OSError:
-            pass
+    if sock is not None:
+        total += _kernel_send_queue(sock.fileno())
     return total
+
+
+def _kernel_send_queue(fd: int) -> int:
+    """The kernel's unsent bytes of a socket where the OS tells (Linux: SIOCOUTQ), else 0.
+
+    fcntl and termios are POSIX only: imported here, so that importing the course
+    on Windows fails nowhere (the course itself supports Linux, macOS and WSL).
+    """
+    try:
+        import fcntl
+        import termios
+    except ImportError:
+        return 0
+    if not hasattr(termios, "TIOCOUTQ"):
+        return 0
+    try:
+        raw = fcntl.ioctl(fd, termios.TIOCOUTQ, struct.pack("i", 0))
+    except OSError:
+        return 0
+    unsent: int = struct.unpack("i", raw)[0]
+    return unsent
 
 
 class _Side(asyncio.Protocol):
@@ -296,7 +311,10 @@ class Tunnel:
                     target.close()
             elif item == _EOF:
                 if not target.is_closing() and target.can_write_eof():
-                    target.write_eof()
+                    try:
+                        target.write_eof()
+                    except OSError:  # ENOTCONN: that end already hung up; nothing to tell
+                        target.close()
                 self._finished.add(d)
                 if len(self._finished) == 2:  # both ends said goodbye: close both sockets
                     for transport in self._transports.values():

@@ -1,0 +1,1 @@
+"""Module 08: backpressure and fan-out (slow clients, bounded outboxes, broadcast cost, cursors)."""
