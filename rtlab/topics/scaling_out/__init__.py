@@ -1,0 +1,1 @@
+"""Module 10, scaling out: several servers, a Redis backplane, sticky sessions."""
