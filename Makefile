@@ -34,12 +34,12 @@ SHELL := /bin/sh
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lab test lint bench check doctor lesson system-deps js-deps clean
+.PHONY: help setup lab lab-command test pytest lint bench check doctor lesson system-deps js-deps clean
 
 help:
 	@echo "Real-time engineering course. Targets:"
 	@echo "  make lab          start JupyterLab on $(NOTEBOOK) (http://$(HOST):$(PORT))"
-	@echo "  make test         lint, types, unit tests and every notebook (what CI runs)"
+	@echo "  make test         lint, types, unit tests and every notebook (what CI runs), timed"
 	@echo "  make check        grade your exercises (ARGS=reconnection for one)"
 	@echo "  make doctor       check this machine can run the course"
 	@echo "  make bench        run the benchmarks"
@@ -76,9 +76,30 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-lab: setup js-deps
+# JupyterLab serves the repository root (so lessons' links to ../exercises and
+# ../references open, as on Binder) and opens $(NOTEBOOK) first. The course's
+# settings (no news prompt) go where JupyterLab reads overrides: the venv's
+# share/jupyter/lab/settings (postBuild does the same on Binder).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The live demos hold hundreds of sockets, and macOS starts processes with a soft
+# limit of 256 open files: raise the soft limit (never the hard one) to 4096, or as
+# far as the hard limit allows, for what make starts (JupyterLab and its kernels).
+RAISE_OPEN_FILES = n=$$(ulimit -n); if [ "$$n" != unlimited ] && [ "$$n" -lt 4096 ]; then \
+  ulimit -Sn 4096 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)" 2>/dev/null || true; fi;
+LAB_ARGS = --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/$(NOTEBOOK) \
+  --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG)
+
+$(LAB_SETTINGS): jupyter/lab/settings/overrides.json $(STAMP)
+	@mkdir -p $(@D)
+	@cp $< $@
+
+lab: setup js-deps $(LAB_SETTINGS)
 	@echo "==> Starting JupyterLab at http://$(HOST):$(PORT) (Ctrl-C twice to stop)"
-	@$(PY) -m jupyter lab $(NOTEBOOK) --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) $(ROOT_FLAG) $(ARGS)
+	@$(RAISE_OPEN_FILES) $(PY) -m jupyter lab $(LAB_ARGS) $(ARGS)
+
+# The command line `make lab` runs, for tests that start JupyterLab the same way.
+lab-command:
+	@echo $(PY) -m jupyter lab $(LAB_ARGS)
 
 # System packages (Chromium, Node.js, ...) listed in system-packages.txt.
 system-deps:
@@ -95,20 +116,38 @@ lint: setup
 	@echo "==> mypy (strict, settings in pyproject.toml)"
 	@$(PY) -m mypy
 
-# One pytest run: the unit tests in tests/ and, with --nbval, every notebook in
-# notebooks/ (strict: stored outputs must match, after tests/nbval_sanitize.cfg),
-# each run by a kernel of this venv (--nbval-current-env), whatever the notebook names.
-# Notebooks under tests/ are fixtures, not tests: --ignore-glob keeps nbval off them.
-test: setup system-deps js-deps lint
+# Each part runs as its own make, timed; the times are printed at the end (and
+# up to the failing part, if one fails).
+TEST_PARTS := setup system-deps js-deps lint pytest
+test:
+	@times=""; for part in $(TEST_PARTS); do \
+	  start=$$(date +%s); \
+	  if $(MAKE) $$part; then status=ok; else status=FAILED; fi; \
+	  times="$$times  $$part: $$(( $$(date +%s) - start )) s ($$status)\n"; \
+	  if [ $$status = FAILED ]; then printf "==> Time per part:\n$$times"; exit 1; fi; \
+	done; printf "==> Time per part:\n$$times"
+	@echo "==> All checks passed"
+
+# One pytest run: the unit tests in tests/ (the JupyterLab browser test included) and,
+# with --nbval, every notebook in notebooks/ (strict: stored outputs must match, after
+# tests/nbval_sanitize.cfg), each run by a kernel of this venv (--nbval-current-env),
+# whatever the notebook names. Notebooks under tests/ are fixtures, not tests:
+# --ignore-glob keeps nbval off them.
+pytest: setup $(LAB_SETTINGS)
 	@echo "==> pytest: unit tests and notebooks"
-	@$(PY) -m pytest tests notebooks --nbval \
+	@$(RAISE_OPEN_FILES) $(FIND_TRACES) $(PY) -m pytest tests notebooks --nbval \
 	  --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 \
 	  --ignore-glob='tests/*.ipynb' -p no:cacheprovider $(PYTEST_ARGS)
-	@echo "==> All checks passed"
+
+# The editing traces are not in the repository: point RTLAB_TRACES at the first folder
+# that has them ($$RTLAB_TRACES, ../shared/data/editing-traces, the cache), or say how
+# to get them (python -m rtlab traces --fetch).
+FIND_TRACES = traces="$$($(PY) -m rtlab traces --dir)"; \
+  if [ -n "$$traces" ]; then export RTLAB_TRACES="$$traces"; else $(PY) -m rtlab traces; fi;
 
 bench: setup js-deps
 	@echo "==> Benchmarks (python -m rtlab.bench)"
-	@$(PY) -m rtlab.bench $(ARGS)
+	@$(FIND_TRACES) $(PY) -m rtlab.bench $(ARGS)
 
 # A lesson's source is notebooks/NAME.py (jupytext py:percent); this writes and runs
 # notebooks/NAME.ipynb with fresh outputs. NAME=all rebuilds every lesson.

@@ -1,4 +1,4 @@
-"""``python -m rtlab``: list, check, hint, solution, doctor.
+"""``python -m rtlab``: list, check, watch, hint, solution, report, classroom, traces, doctor.
 
 Grading runs in this process's main thread, where the runner's alarm can stop
 learner code that hangs; exit status 0 means every graded exercise passes.
@@ -46,7 +46,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         path = Path(args.file) if args.file else (ex.solution_path if args.solutions else ex.path)
         report = grade_file(name, path, seeds=seeds)
         if not args.solutions and not args.file and seeds is None:
-            progress.record_result(name, path, report.passed, sorted(report.failed_ids()))
+            passing = sorted(f.id for f in report.findings if f.status == "passed")
+            progress.record_result(
+                name, path, report.passed, sorted(report.failed_ids()), passing)
         all_passed &= report.passed
         print(report.to_json() if args.json else _text(report))
         if not args.json and len(names) > 1:
@@ -90,6 +92,58 @@ def cmd_solution(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from rtlab.watch import watch
+
+    try:
+        return watch(args.exercise)
+    except KeyboardInterrupt:
+        print("\nStopped watching.")
+        return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the learner's progress as one JSON file to hand in; print a summary."""
+    import getpass
+    import json
+    import platform
+    import time
+
+    exercises = []
+    for ex in _ready_exercises():
+        line = progress.summary(ex.name, ex.path, len(ex.hints))
+        exercises.append({"name": ex.name, "module": ex.module, **line})
+    report = {
+        "learner": args.name or getpass.getuser(),
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "passing": sum(e["status"] == "passing" for e in exercises),
+        "exercises": exercises,
+    }
+    output = Path(args.output)
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for e in exercises:
+        attempts = f"{e['attempts']} attempt{'' if e['attempts'] == 1 else 's'}"
+        hints = f"{e['hints_used']}/{e['hints_total']} hints"
+        print(f"  {e['name']:<16} {e['status']:<12} {attempts}, {hints}")
+    print(f"\n{report['passing']} of {len(exercises)} passing. Written to {output.resolve()}")
+    print("Hand in that one file. It holds what `check` recorded, not your code.")
+    return 0
+
+
+def cmd_classroom(args: argparse.Namespace) -> int:
+    from rtlab.classroom import main_classroom
+
+    return main_classroom(host=args.host, port=args.port, token=args.token, room=args.room)
+
+
+def cmd_traces(args: argparse.Namespace) -> int:
+    from rtlab.datasets import SOURCE, main_traces
+
+    return main_traces(fetch_now=args.fetch, print_dir=args.dir, base_url=args.source or SOURCE)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rtlab.doctor import main_doctor
 
@@ -113,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=cmd_check)
 
+    p = sub.add_parser("watch", help="regrade an exercise on every save, then go to the next")
+    p.add_argument("exercise", nargs="?", help="exercise name (default: the first not passing)")
+    p.set_defaults(run=cmd_watch)
+
     p = sub.add_parser("hint", help="show the next hint for an exercise")
     p.add_argument("exercise")
     p.add_argument("--all", action="store_true", help="show every hint")
@@ -122,6 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("exercise")
     p.add_argument("--force", action="store_true", help="show it even before you pass")
     p.set_defaults(run=cmd_solution)
+
+    p = sub.add_parser("report", help="write your progress as one file to hand in")
+    p.add_argument("--output", "-o", default="rtlab-report.json", help="the file to write")
+    p.add_argument("--name", help="your name in the report (default: your login)")
+    p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("classroom", help="an instructor's shared live room (sync + presence)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default loopback; a LAN address needs a token)")
+    p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    p.add_argument("--token", help="the join token (made up and printed when not given "
+                   "and the host is not loopback)")
+    p.add_argument("--room", default="class", help="the shared document's room name")
+    p.set_defaults(run=cmd_classroom)
+
+    p = sub.add_parser("traces", help="where the editing traces are, or how to get them")
+    p.add_argument("--fetch", action="store_true",
+                   help="download them into the cache (sha256 checked)")
+    p.add_argument("--dir", action="store_true", help="print only the folder that has them")
+    p.add_argument("--from", dest="source", default=None,
+                   help="download from this mirror instead of GitHub (same layout)")
+    p.set_defaults(run=cmd_traces)
 
     p = sub.add_parser("doctor", help="check this machine can run the course")
     p.add_argument("-v", "--verbose", action="store_true")

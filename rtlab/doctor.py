@@ -185,6 +185,39 @@ def check_pins(name: str, path: Path, verbose: bool) -> list[Check]:
     return [head, *rows]
 
 
+def check_platform() -> Check:
+    """The course runs on Linux, macOS or WSL: it relies on POSIX sockets and limits."""
+    system = platform.system()
+    if system == "Windows":
+        return Check(
+            "platform", "fail",
+            "native Windows is not supported: the course needs Linux, macOS or WSL "
+            "(POSIX socket ioctls for the fault proxy, fork-safe subprocesses, make); "
+            "install WSL (wsl --install) and run the course inside it, or use Binder",
+        )
+    wsl = "microsoft" in platform.release().lower()
+    return Check("platform", "ok", f"{'WSL' if wsl else system} {platform.release()}")
+
+
+def check_open_files() -> Check:
+    """Raise the soft open-files limit (as the live demos need), then report it."""
+    from rtlab.live.limits import NEEDED, raise_open_files_limit
+
+    limit = raise_open_files_limit()
+    if limit is None:
+        return Check("open files", "warn", "no open-files limit to check on this system")
+    hard = "unlimited" if limit.hard < 0 else str(limit.hard)
+    soft = "unlimited" if limit.soft < 0 else str(limit.soft)
+    raised = f", raised from {limit.before}" if limit.soft != limit.before else ""
+    if limit.enough:
+        return Check("open files", "ok", f"soft limit {soft}{raised} (hard {hard})")
+    return Check(
+        "open files", "warn",
+        f"soft limit {soft} (hard {hard}): the 200-client demos need about {NEEDED}; "
+        f"raise the hard limit (e.g. `ulimit -Hn {NEEDED}` as admin) or run fewer clients",
+    )
+
+
 def check_loopback_bind() -> Check:
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -283,6 +316,17 @@ def check_redis() -> Check:
     return Check("redis-server", "ok", f"{version or 'found'} ({path})")
 
 
+def check_haproxy() -> Check:
+    path = shutil.which("haproxy") or (
+        "/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+    if path is None:
+        return _optional_missing(
+            "haproxy", "the scaling-out module's load balancer", "sudo apt-get install haproxy"
+        )
+    version = _version_of([path, "-v"])
+    return Check("haproxy", "ok", f"{version or 'found'} ({path})")
+
+
 def check_chromium() -> Check:
     path = chromium_path()
     if path is None:
@@ -311,12 +355,12 @@ def check_node() -> Check:
 def blocking_checks(verbose: bool) -> list[Check]:
     """Every check except the WebSocket round trip, in report order."""
     course_root = _course_root()
-    rows = [check_python()]
+    rows = [check_python(), check_platform()]
     base = course_root if course_root is not None else Path.cwd()
     rows += check_pins("packages", base / "requirements.in", verbose)
     if verbose:
         rows += check_pins("lock", base / "requirements.txt", verbose=False)
-    rows += [check_course_files(), check_kernelspec(), check_loopback_bind()]
+    rows += [check_course_files(), check_kernelspec(), check_loopback_bind(), check_open_files()]
     proxy = check_proxy_bypass()
     if proxy is not None:
         rows.append(proxy)
@@ -324,7 +368,7 @@ def blocking_checks(verbose: bool) -> list[Check]:
 
 
 def optional_checks() -> list[Check]:
-    checks: list[Callable[[], Check]] = [check_redis, check_chromium, check_node]
+    checks: list[Callable[[], Check]] = [check_redis, check_haproxy, check_chromium, check_node]
     return [check() for check in checks]
 
 

@@ -1,4 +1,4 @@
-"""A learner's progress: last grade per exercise file, hints seen. Kept in ``.rtlab/``.
+"""A learner's progress: last grade per exercise file, attempts, hints seen. In ``.rtlab/``.
 
 The state is a small JSON file beside the course (git-ignored), so a learner
 working offline keeps it between sessions and a fresh clone starts clean.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,42 @@ class Status:
     detail: str = ""
 
 
-def record_result(exercise: str, path: Path, passed: bool, failed_ids: list[str]) -> None:
+def record_result(
+    exercise: str, path: Path, passed: bool, failed_ids: list[str],
+    passed_ids: list[str] | None = None,
+) -> None:
+    """Remember a grade of the learner's file, and count it as an attempt."""
     data = _load()
     data.setdefault("results", {})[exercise] = {
         "file": fingerprint(path),
         "passed": passed,
         "failed": failed_ids,
+        "passing": passed_ids or [],
     }
+    attempts = data.setdefault("attempts", {})
+    attempts[exercise] = attempts.get(exercise, 0) + 1
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    data.setdefault("last_graded", {})[exercise] = now
+    if passed:
+        data.setdefault("first_passed", {}).setdefault(exercise, now)
     _save(data)
+
+
+def summary(exercise: str, path: Path, hints_total: int) -> dict[str, Any]:
+    """One exercise's line of the hand-in report (see ``python -m rtlab report``)."""
+    data = _load()
+    result = data.get("results", {}).get(exercise, {})
+    return {
+        "status": status(exercise, path).label,
+        "passing_ids": sorted(result.get("passing", [])),
+        "failing_ids": sorted(result.get("failed", [])),
+        "attempts": data.get("attempts", {}).get(exercise, 0),
+        "hints_used": data.get("hints", {}).get(exercise, 0),
+        "hints_total": hints_total,
+        "last_graded": data.get("last_graded", {}).get(exercise),
+        "first_passed": data.get("first_passed", {}).get(exercise),
+        "file_sha256": fingerprint(path),
+    }
 
 
 def status(exercise: str, path: Path) -> Status:

@@ -8,6 +8,7 @@ requirements.in (direct pins) -> requirements.txt (the full lock) -> the venv
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 from pathlib import Path
@@ -290,6 +291,20 @@ def test_system_packages_list_holds_only_debian_package_names() -> None:
             )
 
 
+def test_binder_apt_txt_installs_what_the_scaling_module_starts() -> None:
+    """Binder reads apt.txt (Debian names, one a line); module 10 starts redis-server and
+    haproxy itself, so both must be there, and in system-packages.txt for CI."""
+    apt = [line.split("#", 1)[0].strip()
+           for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()]
+    apt = [name for name in apt if name]
+    system = {line.split("#", 1)[0].strip()
+              for line in (ROOT / "system-packages.txt").read_text().splitlines()}
+    for name in apt:
+        assert re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", name), f"apt.txt: {name!r}"
+        assert name in system, f"apt.txt has {name}, system-packages.txt does not"
+    assert {"redis-server", "haproxy"} <= set(apt)
+
+
 # --- nbval -------------------------------------------------------------------------
 
 
@@ -359,3 +374,39 @@ def test_sanitize_keeps_deterministic_output_checked(expected: str, actual: str)
         f"{expected!r} and {actual!r} differ in a way the lesson cares about, but the "
         "sanitize file makes them equal: narrow the rule that matches"
     )
+
+
+# Node.js release lines still supported (LTS) as of December 2026: 20 ended in April 2026.
+SUPPORTED_NODE_LTS = (22, 24)
+
+
+def test_environment_yml_pins_a_supported_node_lts() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    nodes = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("nodejs")]
+    assert len(nodes) == 1, f"environment.yml should name nodejs once, found {nodes}"
+    major = int(re.split(r"[=<>]+", nodes[0])[1].split(".")[0])
+    assert major in SUPPORTED_NODE_LTS, (
+        f"environment.yml asks for Node.js {major}; use a supported LTS: {SUPPORTED_NODE_LTS}"
+    )
+
+
+def test_the_course_jupyterlab_settings_turn_the_news_prompt_off_locally_and_on_binder() -> None:
+    shipped = ROOT / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(shipped.read_text(encoding="utf-8"))
+    notification = settings["@jupyterlab/apputils-extension:notification"]
+    assert notification["fetchNews"] == "false", notification
+    relative = "jupyter/lab/settings/overrides.json"
+    assert relative in (ROOT / "Makefile").read_text(encoding="utf-8"), (
+        "make lab must install the course's JupyterLab settings into the venv"
+    )
+    assert relative in (ROOT / "postBuild").read_text(encoding="utf-8"), (
+        "postBuild must install the course's JupyterLab settings on Binder"
+    )
+
+
+def test_make_lab_serves_the_repository_root_and_opens_the_first_notebook() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--ServerApp.root_dir=$(CURDIR)" in makefile, (
+        "make lab must serve the repository root, or links to ../exercises answer 404"
+    )
+    assert "--LabApp.default_url=/lab/tree/$(NOTEBOOK)" in makefile
