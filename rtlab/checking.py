@@ -25,9 +25,11 @@ async def check(
     solutions: bool = False,
     file: str | None = None,
     seed: int | None = None,
+    level: int | None = None,
     timeout: float = GRADING_TIMEOUT,
 ) -> Report:
-    """Grade ``exercises/<exercise>.py`` (or the reference, or ``file``); never raises."""
+    """Grade ``exercises/<exercise>.py`` (or the reference, or ``file``; one ``level`` of a
+    large exercise); never raises."""
     args = [sys.executable, "-m", "rtlab", "check", exercise, "--json"]
     if solutions:
         args.append("--solutions")
@@ -37,6 +39,8 @@ async def check(
         args += ["--file", str(Path(file).resolve())]
     if seed is not None:
         args += ["--seed", str(seed)]
+    if level is not None:
+        args += ["--level", str(level)]
     root = course.root()
     env = {**os.environ, "RTLAB_ROOT": str(root), "MPLBACKEND": "Agg"}
     proc = await asyncio.create_subprocess_exec(

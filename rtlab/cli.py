@@ -30,6 +30,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = {"passing": "✓", "failing": "✗"}.get(state.label, "·")
         detail = f"  ({state.detail})" if state.detail else ""
         print(f"  {mark} {ex.name:<16} {state.label:<12} {ex.summary}{detail}")
+        for number, level in enumerate(ex.levels, 1):
+            print(f"      level {number}: {level.title}  (check {ex.name} --level {number})")
     print(f"\n{done} of {len(exercises)} passing.")
     planned = [m.title for m in course.load().modules if m.status == "planned"]
     if planned:
@@ -38,6 +40,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.level is not None and not args.exercise:
+        print("--level grades one level of one exercise: python -m rtlab check NAME --level 1")
+        return 2
     names = [args.exercise] if args.exercise else [ex.name for ex in _ready_exercises()]
     seeds = [args.seed] if args.seed is not None else None
     all_passed = True
@@ -45,7 +50,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         ex = course.load().exercise(name)
         path = Path(args.file) if args.file else (ex.solution_path if args.solutions else ex.path)
         report = grade_file(name, path, seeds=seeds)
-        if not args.solutions and not args.file and seeds is None:
+        if args.level is not None:
+            level = ex.level(args.level)
+            report = report.only_level(args.level, len(ex.levels), level.title, level.ids)
+        elif not args.solutions and not args.file and seeds is None:
             passing = sorted(f.id for f in report.findings if f.status == "passed")
             progress.record_result(
                 name, path, report.passed, sorted(report.failed_ids()), passing)
@@ -165,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="grade this file instead of exercises/NAME.py")
     p.add_argument("--seed", type=int, help="replay one seeded scenario from a report")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--level", type=int,
+                   help="grade one level of a large exercise (1, 2, ...; see `list`)")
     p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("watch", help="regrade an exercise on every save, then go to the next")

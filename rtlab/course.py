@@ -30,6 +30,8 @@ class Module:
     title: str
     notebook: str
     status: str
+    # A module whose lesson is too long for one sitting continues in further notebooks.
+    parts: tuple[str, ...] = ()
     exercise: str | None = None
     package: str | None = None  # its home: rtlab.topics.<name>
     benches: tuple[str, ...] = ()  # "file:function" within package, for `make bench`
@@ -41,6 +43,11 @@ class Module:
     @property
     def ready(self) -> bool:
         return self.status == "ready"
+
+    @property
+    def notebooks(self) -> tuple[str, ...]:
+        """The module's lesson notebooks, in reading order."""
+        return (self.notebook, *self.parts)
 
     def bench_targets(self) -> list[tuple[str, str, str]]:
         """(name, module, function) of each benchmark, e.g. ("transports", "rtlab.topics...")."""
@@ -58,6 +65,14 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Level:
+    """One step of a large exercise, graded on its own IDs (``check NAME --level N``)."""
+
+    title: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str
     module: str
@@ -65,6 +80,14 @@ class Exercise:
     grader: str
     summary: str
     hints: tuple[str, ...] = field(default=())
+    levels: tuple[Level, ...] = field(default=())
+
+    def level(self, number: int) -> Level:
+        """Level ``number``, counted from 1."""
+        if not 1 <= number <= len(self.levels):
+            have = f"levels 1-{len(self.levels)}" if self.levels else "no levels"
+            raise KeyError(f"exercise {self.name!r} has {have}, not level {number}")
+        return self.levels[number - 1]
 
     @property
     def path(self) -> Path:
@@ -102,5 +125,9 @@ def _tuples(d: dict[str, object]) -> dict[str, object]:
 def load() -> Course:
     data = tomllib.loads((root() / "course.toml").read_text(encoding="utf-8"))
     modules = tuple(Module(**_tuples(m)) for m in data.get("module", []))  # type: ignore[arg-type]
-    exercises = tuple(Exercise(**_tuples(e)) for e in data.get("exercise", []))  # type: ignore[arg-type]
+    exercises = tuple(
+        Exercise(**_tuples({**e, "levels": [Level(lv["title"], tuple(lv["ids"]))
+                                            for lv in e.get("levels", [])]}))  # type: ignore[arg-type]
+        for e in data.get("exercise", [])
+    )
     return Course(modules, exercises)

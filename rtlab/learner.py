@@ -8,6 +8,10 @@ tools, so the same mistake reads the same wherever it shows up:
 - :func:`time_limit` interrupts runaway code (main thread only: a SIGALRM guard),
   raising :class:`LearnerTimeout`;
 - :func:`describe_error` turns an exception into one learner-facing sentence.
+
+Lessons get the learner's own file with :func:`load_exercise`, and a working
+implementation with :func:`load_working` where a demo must show the fix holding: the
+lesson shows its behaviour, never its code (the answer stays the learner's to write).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from types import FrameType, ModuleType
 from rtlab import course
 from rtlab.sim.loop import SimulationAborted
 
-__all__ = ["LearnerTimeout", "describe_error", "load_module", "time_limit"]
+__all__ = ["LearnerTimeout", "describe_error", "load_exercise", "load_module", "load_working",
+           "time_limit"]
 
 
 class LearnerTimeout(SimulationAborted):
@@ -96,3 +101,19 @@ def load_module(path: Path, name: str) -> ModuleType:
     with time_limit(10, f"importing {path.name}"):
         spec.loader.exec_module(module)
     return module
+
+
+def load_exercise(name: str) -> ModuleType:
+    """The learner's own file for exercise ``name`` (``exercises/<file>``), freshly imported."""
+    exercise = course.load().exercise(name)
+    return load_module(exercise.path, f"{name}_exercise")
+
+
+def load_working(name: str) -> ModuleType:
+    """A working implementation of exercise ``name``, for a lesson's demo of the fix.
+
+    Lessons call this instead of opening ``solutions/`` themselves, and show what the
+    object does, not its source: the exercise is still there to be solved.
+    """
+    exercise = course.load().exercise(name)
+    return load_module(exercise.solution_path, f"{name}_working")

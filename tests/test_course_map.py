@@ -138,7 +138,8 @@ READY = [m for m in course.load().modules if m.ready]
 
 @pytest.mark.parametrize("module", READY, ids=lambda m: m.id)
 def test_a_ready_module_has_its_notebook_exercise_solution_and_graders(module: course.Module):
-    assert (ROOT / module.notebook).exists(), f"{module.notebook} is missing"
+    for notebook in module.notebooks:
+        assert (ROOT / notebook).exists(), f"{notebook} is missing"
     if not module.graded_ids:
         return
     assert module.exercise, f"module {module.id!r} claims IDs but names no exercise"
@@ -152,12 +153,13 @@ def test_a_ready_module_has_its_notebook_exercise_solution_and_graders(module: c
 @pytest.mark.parametrize("module", READY, ids=lambda m: m.id)
 def test_the_references_of_a_ready_module_link_to_its_notebook(module: course.Module):
     ids = module.validations + module.sharp_edges + module.patterns + module.anti_patterns
-    notebook = "../" + module.notebook
+    notebooks = ["../" + notebook for notebook in module.notebooks]
     for id in ids:
         page = syllabus.reference_link(id).split("#")[0]
         entry = (ROOT / page).read_text(encoding="utf-8").split(f'<a id="{id}"></a>', 1)[1]
         entry = entry.split('<a id="', 1)[0]
-        assert notebook in entry, f"{page}#{id} should link to {notebook}"
+        assert any(notebook in entry for notebook in notebooks), (
+            f"{page}#{id} should link to its lesson, one of {notebooks}")
 
 
 def test_exercises_and_solutions_mirror_each_other():
@@ -165,3 +167,17 @@ def test_exercises_and_solutions_mirror_each_other():
     solutions = {p.name for p in (ROOT / "solutions").glob("*.py")}
     assert exercises == solutions
     assert {ex.file for ex in course.load().exercises} == exercises
+
+
+@pytest.mark.parametrize("exercise", [e for e in course.load().exercises if e.levels],
+                         ids=lambda e: e.name)
+def test_the_levels_of_an_exercise_split_its_ids(exercise: course.Exercise):
+    """Each ID the grader checks belongs to exactly one level, so passing every level
+    is passing the exercise."""
+    ids = [id for level in exercise.levels for id in level.ids]
+    grader = importlib.import_module(exercise.grader)
+    assert sorted(ids) == sorted(set(ids)), f"{exercise.name}: an ID sits in two levels"
+    assert set(ids) == set(grader.IDS), (
+        f"{exercise.name}'s levels should cover exactly the grader's IDs: "
+        f"missing {sorted(set(grader.IDS) - set(ids))}, "
+        f"unknown {sorted(set(ids) - set(grader.IDS))}")

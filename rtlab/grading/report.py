@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "not reached"]
@@ -49,6 +49,7 @@ class Report:
     seconds: float = 0.0
     error: str | None = None  # the learner's file could not be loaded or graded at all
     rerun: str = ""
+    level: str = ""  # "level 1 of 2: ..." when only one level of the exercise was graded
 
     @property
     def passed(self) -> bool:
@@ -62,6 +63,16 @@ class Report:
             if f.id == id:
                 return f
         raise KeyError(id)
+
+    def only_level(self, number: int, of: int, title: str, ids: tuple[str, ...]) -> Report:
+        """This report cut down to one level's IDs: a level passes on its own checks."""
+        unknown = set(ids) - {f.id for f in self.findings}
+        if self.error is None and unknown:
+            raise ValueError(
+                f"level {number} names IDs the grader does not check: {sorted(unknown)}")
+        findings = [f for f in self.findings if f.id in ids]
+        return replace(self, findings=findings, level=f"level {number} of {of}: {title}",
+                       rerun=f"{self.rerun} --level {number}")
 
     # -- transport ----------------------------------------------------------
     def to_json(self) -> str:
@@ -79,8 +90,9 @@ class Report:
             return f"{self.exercise}: could not be graded"
         done = sum(f.passed for f in self.findings)
         verdict = "all checks pass" if self.passed else f"{done} of {len(self.findings)} pass"
+        level = f", {self.level}" if self.level else ""
         return (
-            f"{self.exercise}: {verdict} "
+            f"{self.exercise}{level}: {verdict} "
             f"({self.scenarios} seeded scenarios in {self.seconds:.2f} s)"
         )
 
@@ -110,7 +122,10 @@ class Report:
                 lines += _labelled("hint", f.hint)
             if f.reference:
                 lines.append(f"  read      {f.reference}")
-        if self.passed:
+        if self.passed and self.level:
+            lines += ["", "This level passes. On to the next, or grade the whole exercise: "
+                      f"python -m rtlab check {self.exercise}"]
+        elif self.passed:
             lines += ["", "Well done. Compare with the reference: python -m rtlab solution "
                       f"{self.exercise}"]
         return "\n".join(lines)

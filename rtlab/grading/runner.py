@@ -32,6 +32,8 @@ def grade_file(
     path = (path or ex.path).resolve()
     shown = _relative(path)
     rerun = f"python -m rtlab check {exercise}"
+    if path != ex.path.resolve():  # the replay must grade the same file
+        rerun += " --solutions" if path == ex.solution_path.resolve() else f" --file {shown}"
     started = time.perf_counter()
     try:
         module = load_module(path, exercise)

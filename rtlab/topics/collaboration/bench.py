@@ -141,8 +141,17 @@ class WebsocketsChannel:
             raise StopAsyncIteration from None
 
 
-async def serve_until_stdin_closes(kind: str) -> None:
-    """Run server ``kind`` on 127.0.0.1; print its port; on EOF print its CPU seconds."""
+async def serve_until_stdin_closes(kind: str, profile: str | None = None) -> None:
+    """Run server ``kind`` on 127.0.0.1; print its port; on EOF print its CPU seconds.
+
+    ``profile``: a file for cProfile's statistics of the whole run (course servers).
+    """
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.readline() else None)
@@ -169,6 +178,9 @@ async def serve_until_stdin_closes(kind: str) -> None:
             await stop.wait()
         await yserver.stop()
         task.cancel()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     print(json.dumps({"cpu": time.process_time()}), flush=True)
 
 
@@ -179,11 +191,14 @@ class ServerProcess:
     port: int
 
     @classmethod
-    async def start(cls, kind: str) -> ServerProcess:
+    async def start(cls, kind: str, profile: Path | None = None) -> ServerProcess:
+        """Start server ``kind``; ``profile``: where a course server writes cProfile stats."""
         if kind == "node":
             command = ["node", str(node.js_dir() / "bench-server.mjs")]
         else:
             command = [sys.executable, "-m", "rtlab.topics.collaboration.bench", "--serve", kind]
+            if profile is not None and kind.startswith("course"):
+                command += ["--profile", str(profile)]
         with tempfile.TemporaryFile() as errors:  # a file: a pipe nobody reads could fill up
             process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -205,6 +220,14 @@ class ServerProcess:
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return None
+
+    def peak_rss(self) -> int | None:
+        """The process's peak resident memory in bytes (Linux /proc), None if unknown."""
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return None
 
     async def stop(self) -> None:
         assert self.process.stdin is not None
