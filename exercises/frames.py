@@ -33,7 +33,9 @@ frame (also when it is empty). Then the next announcement, and so on.
      connection with that code and reason, and never calls ``receive`` on it
      again. Nothing of the bad upload may be delivered.
 
-   Refuse, in this order of precedence (RFC 6455, section 7.4.1):
+   Refuse, in this order of precedence (the codes are RFC 6455's, section 7.4.1;
+   using 1007 for valid UTF-8 that is not the expected JSON, or for a payload
+   of the wrong length, is this course's convention, which the grader keeps):
 
    ========  ===============================================================
    1009      *Message Too Big*. Any frame of more than ``max_size`` bytes (a
@@ -54,8 +56,8 @@ frame (also when it is empty). Then the next announcement, and so on.
 
    The reason is a short text for the humans who debug it: at most 123 bytes
    of UTF-8 (the limit of a close frame). Never 1000 (that says "all is
-   well"), never 1011 (that says "the server failed": a crash in ``receive``
-   becomes exactly that, so do not raise).
+   well"), never 1011 (Internal Error: it tells the client nothing of its
+   mistake; a crash in ``receive`` becomes exactly that, so do not raise).
 
 3. Connections are independent: one client's garbage must not change what any
    other connection delivers. Keep all state on the ``Receiver`` instance.
@@ -66,9 +68,10 @@ payloads of 16 KiB and more; your receiver delivers every upload exactly) and
 ``websocket-message-limits`` (seeded mixes of good uploads, oversize ones,
 garbage and out-of-order frames, interleaved across several connections).
 
-Check your work:  python -m rtlab check frames
+Check your work:  python -m rtlab check frames    (one level: add --level 1 or --level 2)
 Stuck?            python -m rtlab hint frames
-Lesson:           notebooks/03-websocket-basics.ipynb
+Lessons:          notebooks/03-websocket-basics.ipynb (level 1)
+                  notebooks/03-websocket-limits.ipynb (level 2)
 """
 
 from __future__ import annotations
