@@ -51,9 +51,10 @@ Sharp edges the grader looks for:
   (bytes on the wire grow with the document instead of with the edit);
 - **awareness-ghost**: someone who left still shown.
 
-Check your work:  python -m rtlab check collab
+Check your work:  python -m rtlab check collab    (one level: add --level 1 or --level 2)
 Stuck?            python -m rtlab hint collab
-Lesson:           notebooks/09-collaboration.ipynb
+Lessons:          notebooks/09-collaboration.ipynb (level 1: merge and relay deltas)
+                  notebooks/09-sync-protocol.ipynb (level 2: offline edits, restarts, awareness)
 """
 
 from __future__ import annotations

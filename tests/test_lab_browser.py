@@ -48,7 +48,7 @@ from rtlab.live.browser import FLAGS, chromium_path
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "notebooks/06-presence.ipynb"
-COLLAB = "notebooks/09-collaboration.ipynb"
+COLLAB = "notebooks/09-sync-protocol.ipynb"  # the lesson with the live editors
 FIRST = "notebooks/00-start-here.ipynb"
 EXERCISE = "exercises/presence.py"
 # What a learner's course folder holds; copied so that grading writes no progress here.
