@@ -32,8 +32,8 @@
 #   exercise. A grader runs your code through hundreds of fault schedules and tells
 #   you which one it did not survive, with the seed that replays it.
 #
-# This notebook takes about fifteen minutes to read; its cells run in under thirty
-# seconds. Run them from top to bottom with **Shift-Enter**.
+# About 20 minutes: fifteen to read, five for the two **Try it** prompts; its cells
+# run in under thirty seconds. Run them from top to bottom with **Shift-Enter**.
 
 # %% [markdown]
 # ## Five principles
@@ -68,69 +68,12 @@
 #
 # The map is read from `course.toml`, so it is always current:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 from IPython.display import HTML, Markdown, display
 
-import rtlab.course
+from rtlab.lesson_tools import course_map
 
-# Which reference page explains each kind of ID named in course.toml.
-PAGES = {
-    "validations": "validations.md",
-    "sharp_edges": "sharp_edges.md",
-    "patterns": "patterns.md",
-    "anti_patterns": "patterns.md",
-}
-
-
-# Modules that teach no single ID.
-OVERVIEWS = {
-    "start-here": "the map, how checks work, the environment check",
-    "capstone": "all of the above, at once",
-}
-
-
-def what_it_teaches(module):
-    ids = [
-        f"[`{id_}`](../references/{page}#{id_})"
-        for kind, page in PAGES.items()
-        for id_ in getattr(module, kind)
-    ]
-    return ", ".join(ids) or OVERVIEWS.get(module.id, "")
-
-
-def status(module):
-    if not module.ready:
-        return "planned"
-    if module.exercise is None:
-        return "**ready**"
-    file = course.exercise(module.exercise).file
-    return f"**ready**, exercise [`{file}`](../exercises/{file})"
-
-
-def notebook(module):
-    name = module.notebook.removeprefix("notebooks/")
-    if module.id == "start-here":
-        return "you are here"
-    return f"[{name}]({name})" if module.ready else name
-
-
-course = rtlab.course.load()
-rows = [
-    "| | module | what it teaches | status | notebook |",
-    "|---|---|---|---|---|",
-]
-for module in course.modules:
-    number = module.notebook.removeprefix("notebooks/")[:2]
-    rows.append(
-        f"| {number} | {module.title} | {what_it_teaches(module)} "
-        f"| {status(module)} | {notebook(module)} |"
-    )
-ready = sum(module.ready for module in course.modules)
-rows.append(
-    f"\n{ready} of {len(course.modules)} modules are ready; the planned ones are "
-    "listed so you can see where the course is going."
-)
-display(Markdown("\n".join(rows)))
+display(Markdown(course_map()))
 
 # %% [markdown]
 # ## How this works: two worlds, one piece of code
@@ -190,6 +133,12 @@ async with connect(server.url, proxy=None) as client:
 print("connections the server accepted:", len(server.arrivals))
 
 # %% [markdown]
+# **Try it** (1 minute). Change the text the client sends, and run the cell above twice
+# more. Predict the last line first: it counts connections, and each `async with
+# connect(...)` opens one, so expect 3 (the stored run shows 1). The server kept
+# serving between your runs without being started again.
+
+# %% [markdown]
 # Every notebook stops what it starts. `stop()` also raises any error the handler
 # hit while serving: errors in background tasks are otherwise easy to miss.
 
@@ -214,7 +163,8 @@ assert not rtlab.live.running(), f"still running: {rtlab.live.running()}"
 #
 # Exercises live in `exercises/`, the only folder where you type: small Python files
 # with docstrings and `TODO`s (the first is
-# [exercises/reconnection.py](../exercises/reconnection.py)). A grader does not read your
+# [exercises/transports.py](../exercises/transports.py), at the end of module 01). A
+# grader does not read your
 # code, it runs it: through many seeded fault schedules (servers that restart,
 # refuse connections, cut links) while it watches for a property named by a
 # validation ID such as `reconnect-without-jitter`. For the first failure of each
@@ -228,14 +178,15 @@ assert not rtlab.live.running(), f"still running: {rtlab.live.running()}"
 # Grading runs in a separate process, so code that hangs or crashes cannot take the
 # kernel down, and `await` keeps the event loop free while it runs.
 #
-# Here is a failing check. This variant of the reconnection exercise gets a lot
-# right: its delays double after each failure (0.5 s, 1 s, 2 s, ...) up to a cap,
-# and it always comes back. But every client waits exactly as long as every other:
+# Here is a failing check, of module 04's exercise. This variant of the reconnection
+# code gets a lot right: its delays double after each failure (0.5 s, 1 s, 2 s, ...)
+# up to a cap, and it always comes back. But every client waits exactly as long as
+# every other. Its plot zooms (right, shaded) on the busiest seconds of the run:
 
 # %% tags=["nbval-ignore-output"]
-no_jitter = await rtlab.check(
-    "reconnection", file="../tests/known_bad/reconnection_exponential_no_jitter.py"
-)
+VARIANT = "reconnection_exponential_no_jitter"  # a file in tests/known_bad/
+
+no_jitter = await rtlab.check("reconnection", file=f"../tests/known_bad/{VARIANT}.py")
 HTML(no_jitter._repr_html_())  # the rich view; in your own cells, `no_jitter` alone shows it
 
 # %% [markdown]
@@ -254,12 +205,22 @@ assert no_jitter.failed_ids() == {"reconnect-without-jitter", "websocket-thunder
 # nearly every client reconnects within the same 100 ms, which is how a server that
 # has just come back up gets knocked over again. The reconnection module is about
 # exactly this.
-#
+
+# %% [markdown]
+# **Try it** (2 minutes). Set `VARIANT = "reconnection_no_cap"` in the cell before
+# last: a backoff that doubles forever, with no cap. Predict which of the three IDs
+# fail, then re-run both cells. (The assert above will fail: it guards the stored
+# run. Expect `missing-reconnection-logic` alone: the delays keep doubling, so after
+# a long outage a client waits over a minute (64.8 s in our run) before trying again;
+# its delays are random, so the other two pass.) Set it back afterwards.
+
+# %% [markdown]
 # Now your own file. Until you have worked on it, every check fails with "still a
-# TODO", which is where everyone starts:
+# TODO", which is where everyone starts. The first exercise is `transports`
+# (module 01):
 
 # %% tags=["nbval-ignore-output"]
-mine = await rtlab.check("reconnection")  # grades ../exercises/reconnection.py
+mine = await rtlab.check("transports")  # grades ../exercises/transports.py
 HTML(mine._repr_html_())
 
 # %% [markdown]
@@ -268,10 +229,11 @@ HTML(mine._repr_html_())
 #
 # ```
 # python -m rtlab list                      # the exercises and your progress
-# python -m rtlab check reconnection        # grade one exercise
+# python -m rtlab check transports          # grade one exercise
+# python -m rtlab check sse --level 1       # one level of a large exercise
 # python -m rtlab check reconnection --seed 100   # replay one seeded run
-# python -m rtlab hint reconnection         # the next hint, one at a time
-# python -m rtlab solution reconnection     # the reference, once your check passes
+# python -m rtlab hint transports           # the next hint, one at a time
+# python -m rtlab solution transports       # the reference, once your check passes
 # python -m rtlab doctor                    # is this machine ready?
 # ```
 #
@@ -308,38 +270,51 @@ assert doctor.ok, "Fix the ✗ rows above (the detail column says how), then run
 # %% [markdown]
 # ## Paths through the course
 #
-# **On your own.** Follow the map in order. Each module is a lesson notebook, then
-# its exercise: edit the file in `exercises/`, run the check, ask for a hint when
-# stuck, and read the reference solution once you pass. Your progress stays in
-# `.rtlab/` beside the course, so you can stop and pick up later, offline. Follow
-# the ready modules of the map in order (`python -m rtlab list` shows them with your
-# progress); the planned ones arrive in map order.
+# Every lesson says at its top how long it takes (about 30-45 minutes with its **Try
+# it** prompts); every exercise says on its challenge card how long to expect (20-60
+# minutes). The plans below use those figures and only the modules that are ready.
 #
-# **A 90-minute workshop**, with the modules ready today:
+# **On your own.** Follow the map in order, one module per sitting of an hour or two:
+# the lesson, then its exercise. Edit the file in `exercises/`, run the check, ask for
+# a hint when stuck (`python -m rtlab hint NAME`), and read the reference solution once
+# you pass. All ten modules take about 14-17 hours. Your progress stays in `.rtlab/`
+# beside the course, so you can stop and pick up later, offline;
+# `python -m rtlab list` shows where you are.
+#
+# **A 90-minute workshop:**
 #
 # | time | what |
 # |---|---|
-# | 0:00-0:10 | Start here: the map, a live server, the environment check |
-# | 0:10-0:50 | Reconnection lesson: a herd knocks a server over; jitter keeps it up |
-# | 0:50-1:20 | The `reconnection` exercise, until its check passes (hints on demand) |
-# | 1:20-1:30 | Debrief: the reference solution and the thundering-herd entry |
+# | 0:00-0:15 | 00 Start here: the map, a live server, the environment check |
+# | 0:15-0:55 | 04 Reconnection lesson: a herd knocks a server over; jitter keeps it up |
+# | 0:55-1:25 | the `reconnection` exercise, until its check passes (hints on demand) |
+# | 1:25-1:30 | `python -m rtlab report`, and what to do next |
 #
-# With half a day, add the presence module after it (lesson 30 min, exercise 40 min):
-# blips that make users flicker, and the grace period that stops it.
+# **A one-day workshop** (09:00-17:00, with an hour for lunch and two breaks):
 #
-# **A full day**, as the modules become ready: in the morning, start here,
-# transports, Server-Sent Events and WebSocket basics; before lunch, reconnection
-# (the first graded exercise) and connection health; in the afternoon, presence,
-# ordering and rooms, and backpressure; to close, collaboration with CRDTs as a
-# demo. The capstone, everything at once under a fault schedule, makes a good
-# take-home.
+# | time | module | what learners do |
+# |---|---|---|
+# | 09:00 | 00 Start here | the doctor cell on every laptop, the map, a first check |
+# | 09:20 | 01 Choosing a transport | lesson (about 35 min), then `transports` (20 min) |
+# | 10:15 | break | |
+# | 10:30 | 02 Server-Sent Events | lesson (about 45 min), then `sse` levels 1 and 2 (45 min) |
+# | 12:00 | lunch | |
+# | 13:00 | 04 Reconnection | lesson (about 40 min), then `reconnection` (40 min) |
+# | 14:20 | break | |
+# | 14:35 | 06 Presence | lesson (about 35 min), then `presence` (45 min) |
+# | 15:55 | 09 Collaboration | its first lesson as a closing demo, in the classroom room |
+# | 16:45 | hand-in | `python -m rtlab report`; the take-home list |
+#
+# Take home, in map order: `sse` level 3, 03 WebSocket basics, 05 Connection health,
+# 07 Ordering and rooms, 08 Backpressure, the `collab` exercise, 10 Scaling out. A
+# slower group moves presence to the take-home list too.
 #
 # **For instructors.**
 #
 # - Ask everyone to clone the repository and run `make doctor` before the day. The
 #   first run installs the environment (a minute or two); the check itself takes
 #   seconds and each ✗ row says what to fix. Run it again on every laptop in the
-#   first five minutes.
+#   first five minutes. [docs/instructors.md](../docs/instructors.md) has the rest.
 # - A laptop that cannot install anything can use Binder (the badge in the README):
 #   no install, 1 CPU and 2 GB, which is all the course needs, since every server
 #   runs inside the container. Binder ends a session after about ten idle minutes:
@@ -354,13 +329,14 @@ assert doctor.ok, "Fix the ✗ rows above (the detail column says how), then run
 # - The course runs real servers inside this kernel and a seeded, virtual-time
 #   network beside them; your exercise code runs unchanged in both.
 # - The map comes from `course.toml`; every ID links to its entry in `references/`.
-# - You type only in `exercises/`. `await rtlab.check("reconnection")` here, or
-#   `python -m rtlab check reconnection` in a terminal, runs your code under seeded
+# - You type only in `exercises/`. `await rtlab.check("transports")` here, or
+#   `python -m rtlab check transports` in a terminal, runs your code under seeded
 #   faults and reports the ID, the seed, expected against observed, a timeline, a
 #   hint and a reference.
 # - In a cell: `await`, never `time.sleep()`; stop what you start.
 # - `make doctor` (or the cell above) says whether a machine is ready.
 #
-# **Next:** open [04-reconnection.ipynb](04-reconnection.ipynb), the first ready
-# module. You will watch a herd of clients knock a restarted server over, then
-# write the backoff that keeps it standing, in `exercises/reconnection.py`.
+# **Next:** open [01-transports.ipynb](01-transports.ipynb), the first module. You
+# will run polling, long polling, SSE and WebSocket side by side on real sockets,
+# measure what each costs, then write the choice yourself, in
+# `exercises/transports.py`.

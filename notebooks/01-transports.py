@@ -30,6 +30,9 @@
 # and [WebSocket for Everything](../references/patterns.md#websocket-for-everything);
 # at the end you write `choose_transport` in
 # [exercises/transports.py](../exercises/transports.py).
+#
+# About 35 minutes: 25 to read and run (the cells take about 15 s in all), 10 for the
+# two **Try it** prompts. The exercise after it takes about 20 minutes more.
 
 # %% [markdown]
 # Everything runs in this kernel, on `127.0.0.1`. Each transport's server runs in a
@@ -40,12 +43,12 @@
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
-from websockets.frames import Frame, Opcode
+from IPython.display import Markdown, display
 
 import rtlab
 import rtlab.live
+import rtlab.topics.transports.lesson as lesson
 from rtlab.topics.transports.live import (
-    TRANSPORTS,
     Setup,
     event_stream,
     measure,
@@ -53,7 +56,6 @@ from rtlab.topics.transports.live import (
     plot_costs,
     plot_delays,
 )
-from rtlab.wire.sse import format_event
 
 SEED = 1  # every random draw below is seeded: the stream, the clients' polling phases
 
@@ -86,6 +88,10 @@ for event in stream[:3]:
 # a WebSocket frame from the server has a two-byte header:
 
 # %%
+from websockets.frames import Frame, Opcode
+
+from rtlab.wire.sse import format_event
+
 payload = stream[0].payload
 poll_body = f'{{"next": 1, "events": [{payload}]}}'
 sse_block = format_event(payload, event_id="1")
@@ -100,41 +106,41 @@ print(f"WebSocket frame   {len(ws_frame):3} bytes  header {ws_frame[:2].hex(' ')
 #
 # Now the real thing: four servers, ten clients each, the stream above. A client
 # stamps each event when it has parsed it; the server stamped it when it was
-# published; the difference is the delay. Polling clients poll every second. (About
-# four seconds.)
+# published; the difference is the delay. Polling clients poll every
+# `POLL_INTERVAL` seconds. (About four seconds.)
 
 # %% tags=["nbval-ignore-output"]
-main = await measure(Setup(rate=4, clients=10, duration=3, poll_interval=1.0, seed=SEED))
+POLL_INTERVAL = 1.0  # seconds between a polling client's requests
+
+main = await measure(Setup(rate=4, clients=10, duration=3, poll_interval=POLL_INTERVAL,
+                           seed=SEED))
 print(main)
 plot_delays(main, "The same 12 events to 10 clients per transport: delivery delay")
 plt.show()
-
-for t in TRANSPORTS:
-    s = main[t]
-    assert (s.delivered, s.duplicates, s.missing) == (s.events * s.clients, 0, 0), t
-polling = main["polling"]
-assert 0.3 <= polling.delay_ms("mean") / 1000 <= 0.7, "1 s polling: about 0.5 s mean delay"
-assert polling.delay_ms("max") > 700, "some events wait nearly a whole interval"
-for t in ("long-polling", "sse", "websocket"):
-    assert main[t].delay_ms("mean") < polling.delay_ms("mean") / 4, f"{t} pushes at once"
+lesson.check_delays(main)  # every event once; polling ~half an interval; push far quicker
+display(Markdown(lesson.delays_in_words(main)))
 
 # %% [markdown]
 # Every client got every event exactly once, on all four transports. What differs is
 # *when*. With polling, an event waits for the next poll: somewhere between nothing and
-# a whole interval, **half an interval on average**. The run stored here measured a
-# mean of 536 ms and a p95 of 966 ms for 1 s polling, what that argument predicts; no
-# tuning of the server changes it, because the delay is set by the client's timer, not
-# by the event.
+# a whole interval, **half an interval on average**, which is what the run measured
+# (the cell checks it: a mean between 0.3 and 0.7 intervals, a worst case over 0.7).
+# No tuning of the server changes it, because the delay is set by the client's timer,
+# not by the event.
 #
-# The three push transports delivered in milliseconds (stored run, on a busy machine:
-# means of 13-18 ms, p95 32-39 ms; on an idle one we measured 4-7 ms). Most of that is
-# our 40 Python clients taking turns in one process: a browser per user would see
-# about a millisecond on loopback, plus the network. Long polling is as quick as the
-# others here because every client was already waiting with a request open; the gap
-# between an answer and the next request only shows when events come in bursts.
-#
-# Shortening the poll interval shrinks the delay in proportion and multiplies the
-# requests by the same factor. That is the trade the next section measures.
+# The three push transports delivered in milliseconds. Most of that is our 40 Python
+# clients taking turns in one process (on a busy machine it grows to tens of
+# milliseconds): a browser per user would see about a millisecond on loopback, plus the
+# network. Long polling is as quick as the others here because every client was already
+# waiting with a request open; the gap between an answer and the next request only
+# shows when events come in bursts.
+
+# %% [markdown]
+# **Try it** (3 minutes). Set `POLL_INTERVAL = 0.25` and re-run the cell. Predict
+# polling's mean delay before you look: half the interval, so about 125 ms, and a
+# worst case near 250 ms; the push transports do not move. The `req/event` column of
+# polling grows about four times: the trade the next section measures. Set it back to
+# `1.0` afterwards.
 
 # %% [markdown]
 # ## What each costs
@@ -146,66 +152,52 @@ for t in ("long-polling", "sse", "websocket"):
 # five seconds.)
 
 # %% tags=["nbval-ignore-output"]
-sweep = await measure_many([
-    Setup(rate=rate, clients=clients, duration=duration, seed=SEED)
-    for rate, clients, duration in ((1, 10, 3), (2, 10, 3), (8, 10, 3), (1, 40, 3))
-])
-by_rate = [m for m in sweep if m.setup.clients == 10]
+RATES = (1, 2, 8)  # events per second, with 10 clients each
+AUDIENCE = 40  # clients of the quiet stream's second run
+
+sweep = await measure_many(
+    [Setup(rate=rate, clients=10, duration=3, seed=SEED) for rate in RATES]
+    + [Setup(rate=RATES[0], clients=AUDIENCE, duration=3, seed=SEED)]
+)
+by_rate, crowd = sweep[:-1], sweep[-1]
 plot_costs(by_rate, title="Cost per delivered event, 10 clients per transport")
 plt.show()
-
-print("per delivered event       requests          bytes on the wire   server CPU (us)")
-print("update rate:          " + "".join(f"{m.setup.rate:>6g}/s" for m in by_rate) * 3)
-for t in TRANSPORTS:
-    print(f"{t:<14}" + "".join(f"{m[t].requests_per_event:8.2f}" for m in by_rate)
-          + "".join(f"{m[t].bytes_per_event:8.0f}" for m in by_rate)
-          + "".join(f"{m[t].cpu_us_per_event:8.0f}" for m in by_rate))
-
-quiet, crowd = sweep[0], sweep[3]
-print(f"\nWhile the stream is quiet ({quiet.setup.rate:g} per second), each polling client "
-      f"gets {quiet['polling'].idle_per_minute_per_client:.0f} empty answers a minute.")
-print(f"Requests at the server during the quiet run ({quiet['polling'].events} events), "
-      "10 -> 40 clients:")
-for t in TRANSPORTS:
-    print(f"  {t:<13} {quiet[t].requests:4} -> {crowd[t].requests:4}")
-
-slow, busy = by_rate[0], by_rate[-1]
-assert slow["polling"].requests_per_event > 1.0, "quiet: more polls than events"
-assert slow["polling"].idle_per_minute_per_client > 10, "quiet: many polls come back empty"
-assert busy["polling"].requests_per_event < 0.5, "busy: a poll carries several events"
-for m in by_rate:
-    assert m["sse"].requests == m["websocket"].requests == 10, "one request per client, ever"
-    assert m["long-polling"].requests_per_event > 0.6, "long polling: a request per answer"
-    assert m["long-polling"].bytes_per_event > 1.5 * m["sse"].bytes_per_event
-assert busy["long-polling"].bytes_per_event > 2.5 * busy["sse"].bytes_per_event
-per_client = [m["polling"].requests_per_second / m.setup.clients for m in (quiet, crowd)]
-assert 0.6 < per_client[1] / per_client[0] < 1.6, "polling's load grows with the audience"
+print(lesson.cost_table(by_rate))
+lesson.check_costs(by_rate, quiet=by_rate[0], crowd=crowd)  # the claims of the prose below
+display(Markdown(lesson.costs_in_words(quiet=by_rate[0], busy=by_rate[-1], crowd=crowd)))
 
 # %% [markdown]
-# Read the panels from left to right. **Polling** makes the same number of requests
-# whatever happens, so per event it is expensive when the stream is quiet (stored run:
-# 1.3 requests and 470 bytes per event at one event a second, with 27 empty answers
-# per client per minute) and cheap when it is busy (0.17 requests and 120 bytes per
-# event at eight a second: one poll carries several events). What never gets cheaper
-# is the delay: half an interval, at every rate.
+# Read the panels from left to right, with the figures of this run above them.
+# **Polling** makes the same number of requests whatever happens, so per event it is
+# expensive when the stream is quiet (more than one request per event, and many empty
+# answers) and cheap when it is busy (one poll carries several events). What never gets
+# cheaper is the delay: half an interval, at every rate.
 #
 # **Long polling** pays one request and one response per delivery: about one request
-# and 400 bytes per event, three to four times SSE's bytes, and more server CPU per
-# event at every rate (334 against 105 us at eight a second in the stored run; 1.6 to 4
-# times SSE's across our runs): every event is a full HTTP exchange. Only an event that arrives while the next request is on its way
-# shares an answer with another, which is why it dips below one request per event as
-# the rate climbs.
+# and a few hundred bytes per event, several times SSE's bytes (the cell checks more
+# than 2.5 times at the busiest rate), and more server CPU per event: every event is a
+# full HTTP exchange. Only an event that arrives while the next request is on its way
+# shares an answer with another, which is why it dips towards one request per event
+# as the rate climbs.
 #
 # **SSE and WebSocket** pay one request per client for the whole run (here 3-4 s; over
-# an hour it rounds to nothing) and then only the event itself: at eight a second, 98
-# and 81 bytes per event for a 62-byte payload, and the least server CPU. The
-# WebSocket frame's two-byte header is a little smaller than SSE's `id:` and `data:`
-# lines plus the chunk length line; the difference is a dozen bytes.
+# an hour it rounds to nothing) and then only the event itself: a few dozen bytes over
+# the payload, and the least server CPU. The WebSocket frame's two-byte header is a
+# little smaller than SSE's `id:` and `data:` lines plus the chunk length line; the
+# difference is a dozen bytes.
 #
 # The audience is the other axis. Quadruple the clients while the stream is quiet and
-# polling's server load quadruples with them (38 to 154 requests for the same 3
-# events); long polling's too, one request per client per event; SSE and WebSocket
-# open one stream per client and then ask for nothing.
+# polling's server load quadruples with them; long polling's too, one request per
+# client per event; SSE and WebSocket open one stream per client and then ask for
+# nothing.
+
+# %% [markdown]
+# **Try it** (4 minutes). Set `AUDIENCE = 80` and re-run the cell. Predict the last
+# line first: polling's requests double again compared with 40 clients (about 8 times
+# the 10-client run: every client asks once a second), long polling's too; SSE and
+# WebSocket show 80, one per client. Then try `RATES = (1, 2, 32)`: polling's requests
+# per event at 32/s fall to about 1/32 of a poll per event (near 0.03-0.05), while its
+# delay stays half an interval.
 
 # %% [markdown]
 # ## Polling disguised as real-time
@@ -216,10 +208,10 @@ assert 0.6 < per_client[1] / per_client[0] < 1.6, "polling's load grows with the
 # now measured both of its costs:
 #
 # - **the delay is set by the interval, not by the event**: half of it on average, all
-#   of it at worst (the stored run: 536 ms mean, 995 ms worst for 1 s polling);
+#   of it at worst (the runs above);
 # - **the load grows with the audience, not with the news**: every client asks every
-#   interval, and while little happens many answers are empty (27 a minute per client
-#   at one event a second; 60 a minute when nothing happens at all).
+#   interval, and while little happens many answers are empty (60 a minute per client
+#   when nothing happens at all, at one poll a second).
 #
 # Shortening the interval trades one for the other. Polling is still the right answer
 # when nobody is waiting: a nightly report, a parcel's status, a weather widget. Poll
@@ -241,7 +233,7 @@ assert 0.6 < per_client[1] / per_client[0] < 1.6, "polling's load grows with the
 #
 # Long polling is the fallback for paths that let nothing else through: proxies that
 # block the upgrade and buffer streaming responses. It delivered as fast as the
-# others, at a request and 400 bytes per event. Socket.IO starts every connection
+# others, at about a request and a few hundred bytes per event. Socket.IO starts every connection
 # with it for that reason, and upgrades when it can.
 #
 # ## Choosing
@@ -266,23 +258,33 @@ assert 0.6 < per_client[1] / per_client[0] < 1.6, "polling's load grows with the
 # clients, binary payloads, plain-HTTP-only path) and returns `"polling"`,
 # `"long-polling"`, `"sse"` or `"websocket"`.
 #
-# The grader asks about 16 named features (a dashboard, chat, a collaborative editor,
-# notifications, a stock ticker, multiplayer cursors, a nightly report...) and 200
-# seeded random profiles. An answer below what a feature needs fails
-# [polling-as-realtime](../references/validations.md#polling-as-realtime); one above it
-# fails [WebSocket for Everything](../references/patterns.md#websocket-for-everything).
-# Each failure names the feature, your answer, the acceptable ones, and the cost of
-# yours, worked out from the profile's numbers.
+# > **Build** `choose_transport(needs)` in `exercises/transports.py`: the table above,
+# > as code.
+# >
+# > **Pass criteria** (what the grader measures): all 216 profiles answered with an
+# > acceptable transport: 16 named features (a dashboard, chat, a collaborative editor,
+# > notifications, a stock ticker, multiplayer cursors, a nightly report...) and 200
+# > seeded random ones, whose users notice a delay within 10 s or only after 120 s.
+# > Any answer below what a profile needs fails
+# > [polling-as-realtime](../references/validations.md#polling-as-realtime); any
+# > above it fails
+# > [WebSocket for Everything](../references/patterns.md#websocket-for-everything); a
+# > name outside the four, an exception or a hang fails both.
+# >
+# > **Run** `python -m rtlab check transports` in a terminal, or
+# > `await rtlab.check("transports")` in the cell below. Each failure names the feature,
+# > your answer, the acceptable ones and what yours would cost.
+# >
+# > **Time** about 20 minutes.
 #
 # Your answers for the named features, as your file stands:
 
 # %% tags=["nbval-ignore-output"]
-from rtlab import course
-from rtlab.learner import describe_error, load_module
+from rtlab.learner import describe_error, load_exercise
 from rtlab.topics.transports.sim import NAMED
 
 try:
-    learner = load_module(course.root() / "exercises" / "transports.py", "transports_learner")
+    learner = load_exercise("transports")
     for profile in NAMED:
         print(f"{profile.feature:<38} {learner.choose_transport(learner.Needs(**profile.fields()))}")
 except Exception as error:
@@ -298,11 +300,11 @@ report
 # %% [markdown]
 # ## Summary
 #
-# - Polling delays every event by half an interval on average (measured: 0.54 s for
-#   1 s polling) and costs a request per client per interval whatever happens; right
+# - Polling delays every event by half an interval on average (measured above) and
+#   costs a request per client per interval whatever happens; right
 #   when nobody is waiting, wrong when anyone is (**Polling Disguised as Real-time**).
 # - Long polling pushes in milliseconds over plain request/response HTTP, at a full
-#   request and response per delivery (three to four times SSE's bytes per event): the
+#   request and response per delivery (several times SSE's bytes per event): the
 #   fallback for paths that let nothing else through.
 # - SSE pushes one way over one endless HTTP response: milliseconds, a few bytes per
 #   event, reconnection and resume built into the browser. The default for
