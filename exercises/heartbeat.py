@@ -42,8 +42,10 @@ What your heartbeat must do (the grader checks each under seeded faults):
 4. No false alarms: a healthy link whose round trips stay below ``timeout``
    (slow, with latency spikes) is never declared dead.
 5. Settings: pick ``INTERVAL`` and ``TIMEOUT`` for a proxy that cuts after
-   30 s of silence and a mobile link whose round trip sometimes reaches a few
-   seconds. Keep the overhead small: a few messages per minute.
+   30 s of silence and a mobile link whose round trip reaches 5 s during
+   latency spikes (of 2-15 s). The grader runs your settings on that link: a
+   timeout of a second or two raises false alarms there. Keep the overhead
+   small: a few messages per minute.
 
 Check your work:  python -m rtlab check heartbeat
 Stuck?            python -m rtlab hint heartbeat

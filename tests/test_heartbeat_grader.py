@@ -85,7 +85,12 @@ def test_a_failure_names_the_seed_expected_observed_a_hint_and_a_reference():
 def test_grading_by_name_uses_the_course_map():
     report = grade_file("heartbeat", ROOT / "solutions" / "heartbeat.py")
     assert report.passed, describe(report)
-    assert report.rerun == "python -m rtlab check heartbeat"
+    # The replay command grades the same file again.
+    assert report.rerun == "python -m rtlab check heartbeat --solutions"
+    bad = grade_file("heartbeat", ROOT / "tests" / "known_bad" / "heartbeat_server_never_checks.py")
+    assert bad.rerun == (
+        "python -m rtlab check heartbeat --file tests/known_bad/heartbeat_server_never_checks.py")
+    assert grade_file("heartbeat").rerun == "python -m rtlab check heartbeat"
 
 
 def write(tmp_path: Path, body: str) -> Path:

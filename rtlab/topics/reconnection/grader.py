@@ -190,11 +190,23 @@ def check_jitter(run: Run) -> Verdict:
         p10, median, p90 = (delays[int(q * (len(delays) - 1))] for q in (0.1, 0.5, 0.9))
         spread = (p90 - p10) / median if median > 0 else 0.0
         if spread < MIN_SPREAD:
+            # Say what was measured: the delays before this attempt, not the arrivals,
+            # which an earlier random delay may still have spread out.
+            if delays[0] == delays[-1]:
+                waited = (f"every one of {len(delays)} clients waited exactly {median:.3f} s "
+                          f"before attempt {k} after the restart")
+                advice = ("draw every delay at random, so clients that failed together spread "
+                          "out" if k == 1 else "draw every delay at random, not only the first, "
+                          "or clients that meet again retry together")
+            else:
+                waited = (f"before attempt {k} after the restart, {len(delays)} clients waited "
+                          f"{p10:.3f}-{p90:.3f} s (p10-p90), a spread of only {spread:.0%} of "
+                          f"the median {median:.3f} s")
+                advice = ("draw each delay from a wider range (full jitter: anywhere between 0 "
+                          "and the ceiling)")
             return Verdict(
                 "failed",
-                f"Before attempt {k} after the restart, {len(delays)} clients waited "
-                f"{p10:.3f}-{p90:.3f} s (p10-p90): a spread of {spread:.0%} of the median "
-                f"{median:.3f} s. They move in lockstep.",
+                f"{waited[0].upper()}{waited[1:]}: {advice}.",
                 f"delays spread by at least {MIN_SPREAD:.0%} of their median at every attempt",
             )
     return PASS
