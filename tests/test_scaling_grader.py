@@ -6,7 +6,6 @@ exactly their IDs, known-good ones pass) live in tests/test_graders.py.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from rtlab.learner import load_module
@@ -20,12 +19,9 @@ GOOD = {p.stem.removeprefix("scaling_")
         for p in (ROOT / "tests" / "known_good").glob("scaling_*.py")}
 
 
-def test_200_scenarios_take_about_a_second_of_cpu():
-    started = time.process_time()
+def test_the_reference_passes_200_scenarios():
     report = grader.grade(SOLUTION)
-    seconds = time.process_time() - started
     assert report.passed and report.scenarios == 200
-    assert seconds < 3, f"200 scenarios took {seconds:.2f} s of CPU (about 1.1 s when idle)"
 
 
 def test_there_is_a_known_bad_variant_for_each_subtle_mistake_of_the_issue():

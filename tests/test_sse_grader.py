@@ -7,7 +7,6 @@ fail exactly their IDs, known-good ones pass) live in tests/test_graders.py.
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -32,13 +31,10 @@ def reference() -> ModuleType:
     return load_module(ROOT / "solutions" / "sse.py", "sse_reference")
 
 
-def test_220_scenarios_take_a_few_seconds_at_most(reference):
-    started = time.perf_counter()
+def test_the_reference_passes_220_scenarios(reference):
     report = grader.grade(reference)
-    seconds = time.perf_counter() - started
     assert report.passed, report
     assert report.scenarios == 220
-    assert seconds < 6, f"220 scenarios took {seconds:.2f} s (about 1.3 s when idle)"
 
 
 def test_there_is_a_known_bad_variant_for_each_listed_sharp_edge():
