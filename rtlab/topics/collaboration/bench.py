@@ -8,36 +8,53 @@ typed once and cached) from a sender to a receiver through, in one run:
     message) and with one message per update (``merge_run=1``), like the others;
 (b) pycrdt-websocket's ``WebsocketServer`` as shipped (with a channel adapter
     for websockets' ``ServerConnection``);
-(c) the Node.js reference server, ``@y/websocket-server`` (if node is installed).
+(c) the Node.js reference server, ``@y/websocket-server`` (if node is installed);
 
-Each server runs in its own process on 127.0.0.1, so its CPU time is its own;
-the sender and the receiver share this process (as two clients of one
-machine would share it). The sender writes every update as fast as the
-server takes them and drains whatever comes back (pycrdt-websocket and the
-Node server echo each update to its sender too); the receiver applies what it
-gets to a pycrdt ``Doc``. Reported per server: edits per second from the first
-send until the receiver's document holds every edit, the time for that, the
-messages the receiver got (the course's server merges a backlog into fewer
-messages), updates lost on the way, and server CPU per edit.
+in two arrival patterns (:data:`PATTERNS`): **one-per-turn**, one edit in
+flight, so each update arrives on its own and the server handles one message
+per event-loop turn (nothing to batch: per-message overhead is all there is),
+and **bursts**, the sender up to 5,000 edits ahead and yielding every 64
+sends, so many updates arrive in one read.
 
-Run it: ``python -m rtlab.topics.collaboration.bench`` (``--edits N`` for a prefix,
-``--window 0`` for an unpaced burst).
+Each server runs in its own process on 127.0.0.1, so its CPU time is its own
+(read from /proc: every thread's run time, in nanoseconds), and so is its
+peak memory (VmHWM). The sender and the receiver share this process (as two
+clients of one machine would share it). The sender drains whatever comes back
+(pycrdt-websocket and the Node server echo each update to its sender too); the
+receiver applies what it gets to a pycrdt ``Doc``. Reported per server and
+pattern: edits per second from the first send until the receiver's document
+holds every edit, the messages the receiver got (the course's server merges
+a backlog into fewer messages), whether it converged (else: updates lost on
+the way), server CPU per edit and peak RSS; then, per pattern, the course's
+server CPU per edit against Node's.
 
-Measured on the reference machine (2 cores, November 2026, otherwise idle),
-all 259,778 edits, edits/s until the receiver had everything / server CPU per edit:
+Run it: ``python -m rtlab.topics.collaboration.bench`` (``--edits N`` for a
+prefix, ``--pattern``, ``--server`` to choose, ``--repeat N`` for the
+spread, ``--window 0`` for a sender that never waits, ``--profile DIR`` for
+cProfile statistics of the course's servers).
 
-=====================  ====================  ============================================
-server                 paced (5,000 ahead)   unpaced burst
-=====================  ====================  ============================================
-course (merged)        24,651/s, 41 us       26,675/s, 36 us (4,076 messages)
-course, unmerged       7,438/s, 119 us       12,255/s, 52 us
-pycrdt-websocket       4,133/s, 239 us       65,609 updates relayed, then none: 194,169
-                                             lost on the way (the room itself had all)
-@y/websocket-server    5,513/s, 106 us       9,552/s, 62 us
-=====================  ====================  ============================================
+Measured on the reference machine (2 cores, December 2026, other jobs light),
+all 259,778 edits, one run of ``make bench``; every run converged. Edits/s
+until the receiver had everything, server CPU per edit, peak RSS:
 
-Under load (other jobs sharing the 2 cores) every rate fell by half or more,
-the order stayed the same.
+=====================  ========================  ========================
+server                 one-per-turn              bursts
+=====================  ========================  ========================
+course (merged)        4,872/s  71 us   35 MB    52,064/s  19 us   35 MB
+course, unmerged       4,875/s  73 us   35 MB    14,646/s  38 us   35 MB
+pycrdt-websocket       2,198/s  215 us  36 MB     5,571/s  82 us   36 MB
+@y/websocket-server    6,498/s  52 us   101 MB    7,581/s  41 us   122 MB
+=====================  ========================  ========================
+
+(The course's merged server sent the receiver 188,834 messages one edit at a
+time, some edits being deletions that arrive together, and 4,114 in bursts.)
+In bursts the course's server spends under half of Node's CPU per edit. One
+edit at a time it spends about 1.35x Node's; before its send path was
+reworked, 1.8x (full trace, one run: 107 us against Node's 60 us, now 79 us;
+see "Cost per message" in :mod:`rtlab.topics.collaboration.server`). Short
+runs overstate Node's CPU per edit: its JIT warms up over the first tens of
+thousands of edits. Under load (other jobs sharing the 2 cores) every figure
+moves by half or more: compare servers within one run, and use ``--repeat``.
 """
 
 from __future__ import annotations
@@ -54,7 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Doc, Text
+from pycrdt import Doc
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -178,7 +195,7 @@ async def serve_until_stdin_closes(kind: str, profile: str | None = None) -> Non
             await stop.wait()
         await yserver.stop()
         task.cancel()
-    if profiler is not None:
+    if profiler is not None and profile:
         profiler.disable()
         profiler.dump_stats(profile)
     print(json.dumps({"cpu": time.process_time()}), flush=True)
@@ -214,12 +231,19 @@ class ServerProcess:
         return cls(kind, process, json.loads(line)["port"])
 
     def cpu(self) -> float | None:
-        """CPU seconds used so far (Linux /proc), None where that cannot be read."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return None
+        """CPU seconds all the process's threads used so far (Linux /proc), None if unknown.
+
+        Read from each thread's schedstat (nanoseconds), not from the process's
+        stat (10 ms clock ticks, too coarse for a short run of a fast server).
+        """
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total = 0
+            for task in tasks.iterdir():
+                with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                    total += int((task / "schedstat").read_text().split()[0])
+            return total / 1e9
+        return None
 
     def peak_rss(self) -> int | None:
         """The process's peak resident memory in bytes (Linux /proc), None if unknown."""
@@ -240,6 +264,26 @@ class ServerProcess:
 
 
 # -- the clients ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pattern:
+    """How updates arrive at the server."""
+
+    window: int  # edits the sender may be ahead of the receiver (0: no limit)
+    yield_every: int  # the sender yields to its event loop after this many sends
+    says: str
+
+
+# one-per-turn: one edit in flight, so each update arrives on its own and the
+# server handles one message per event-loop turn (nothing to batch: the worst
+# case for per-message overhead, as with many rooms of slow typists). bursts:
+# the sender runs up to WINDOW edits ahead and yields every 64 sends, so
+# updates arrive many to a read and a server can handle them together.
+PATTERNS = {
+    "one-per-turn": Pattern(1, 1, "one edit in flight: each update arrives on its own"),
+    "bursts": Pattern(WINDOW, 64, f"sender up to {WINDOW:,} edits ahead, 64 sends per turn"),
+}
+
+
 @dataclass
 class RelayResult:
     server: str
@@ -253,22 +297,32 @@ class RelayResult:
     cpu_seconds: float | None
     fresh_client_complete: bool | None = None  # after a loss: does a new client get it all?
     ended: str = ""  # why the receiver stopped early
+    pattern: str = "bursts"
+    peak_rss: int | None = None  # the server process's peak resident memory, bytes
 
     @property
     def rate(self) -> float:
         return self.edits / self.seconds if self.converged else 0.0
 
+    @property
+    def cpu_per_edit(self) -> float | None:
+        """Server CPU seconds per edit (None where the server's CPU could not be read)."""
+        return self.cpu_seconds / self.edits if self.cpu_seconds else None
+
     def row(self) -> str:
-        cpu = f"{self.cpu_seconds / self.edits * 1e6:6.0f} us" if self.cpu_seconds else "     n/a"
+        per_edit = self.cpu_per_edit
+        cpu = f"{per_edit * 1e6:4.0f} us" if per_edit is not None else " n/a"
+        rss = f"{self.peak_rss / 2**20:4.0f} MB" if self.peak_rss else " n/a"
         if self.converged:
-            outcome = f"{self.rate:>8,.0f} edits/s  converged in {self.seconds:6.2f} s"
+            outcome = f"{self.rate:>7,.0f} edits/s in {self.seconds:6.2f} s, converged"
         else:
             outcome = (
                 f"NOT converged: {self.edits - self.received:,} updates never relayed; receiver "
                 f"lacks {self.missing_chars:,} of {self.total_chars:,} inserted chars"
             )
         return (
-            f"  {self.server:<17}{outcome}   {self.received:>8,} messages   server CPU/edit {cpu}"
+            f"  {self.server:<17}{outcome}  {self.received:>8,} messages  "
+            f"server CPU/edit {cpu}  peak RSS {rss}"
         )
 
 
@@ -311,13 +365,20 @@ def clocks(updates: list[bytes]) -> list[int]:
 
 
 async def relay(
-    server: ServerProcess, updates: list[bytes], final_state: bytes, window: int = 0
+    server: ServerProcess,
+    updates: list[bytes],
+    final_state: bytes,
+    window: int = 0,
+    *,
+    yield_every: int = 64,
+    pattern: str = "",
 ) -> RelayResult:
     """Send every update through ``server`` and time the receiver until it has them all.
 
     ``window``: the sender stays at most that many edits ahead of what the
     receiver has integrated, as a typist who sees the screen would (0: no
-    limit, a burst as fast as the server takes them).
+    limit, as fast as the server takes them); ``yield_every``: the sender lets
+    its event loop run after that many sends; ``pattern``: a name for the result.
     """
     room = f"ws://127.0.0.1:{server.port}/bench-{server.kind}"
     receiver_doc: Doc[Any] = Doc(client_id=2)
@@ -363,9 +424,10 @@ async def relay(
                 break  # the receiver gave up: send the rest anyway, it is counted as lost
             progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(progress.wait(), 1)
+                async with asyncio.timeout(1):  # no task per wait, unlike wait_for
+                    await progress.wait()
         await sender.send(message)
-        if index % 64 == 63:
+        if index % yield_every == yield_every - 1:
             # send() rarely suspends on loopback: let the receiver (and keepalive
             # pongs) run too, or the server times the connections out.
             await asyncio.sleep(0)
@@ -382,6 +444,7 @@ async def relay(
         server.kind, len(updates), seconds, sent, received, converged,
         missing_chars=total - have, total_chars=total, ended=ended,
         cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        pattern=pattern, peak_rss=server.peak_rss(),
     )
     if not converged:  # does the room itself have everything? Ask as a new client,
         # while the others are still connected (pycrdt-websocket deletes an empty room).
@@ -395,71 +458,141 @@ async def relay(
     return result
 
 
-async def run_all(edits: int | None, window: int) -> tuple[list[RelayResult], str, int]:
-    updates, how = trace_updates()
-    if edits is not None:
-        updates = updates[:edits]
+def print_row(result: RelayResult) -> None:
+    print(result.row(), flush=True)
+    if result.fresh_client_complete is not None:
+        verdict = "has every edit" if result.fresh_client_complete else "lacks edits too"
+        print(f"  {'':<17}(receiver: {result.ended}; a client joining afterwards: "
+              f"the room {verdict})", flush=True)
+
+
+async def run_all(
+    updates: list[bytes],
+    *,
+    patterns: list[str],
+    servers: list[str],
+    repeat: int = 1,
+    profile: Path | None = None,
+    window: int | None = None,
+) -> list[RelayResult]:
+    """Relay ``updates`` through each server (a fresh process per run), pattern by pattern.
+
+    ``window``: overrides the patterns' own (0: the sender never waits).
+    """
     final: Doc[Any] = Doc()
-    text = final.get("text", type=Text)
     for update in updates:
         final.apply_update(update)
     final_state = final.get_state()
     results = []
-    kinds = [k for k in SERVERS if k != "node" or node.missing() is None]
-    for kind in kinds:
-        server = await ServerProcess.start(kind)
-        try:
-            results.append(await relay(server, updates, final_state, window))
-        finally:
-            await server.stop()
-    return results, how, len(str(text))
+    for pattern in patterns:
+        how = PATTERNS[pattern]
+        if window is not None:
+            says = f"sender up to {window:,} edits ahead" if window else "sender never waits"
+            how = Pattern(window, how.yield_every, f"{says}, {how.yield_every} sends per turn")
+        print(f" {pattern} ({how.says}):", flush=True)
+        for attempt in range(repeat):
+            for kind in servers:
+                stats = None
+                if profile is not None:
+                    stats = profile / f"{kind}-{pattern}-{attempt + 1}.prof"
+                server = await ServerProcess.start(kind, stats)
+                try:
+                    result = await relay(server, updates, final_state, how.window,
+                                         yield_every=how.yield_every, pattern=pattern)
+                finally:
+                    await server.stop()
+                print_row(result)
+                results.append(result)
+    return results
 
 
-def bench_collab(edits: int | None = None, window: int = WINDOW) -> list[RelayResult]:
-    """Print (and return) the relay figures of every server on this machine.
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
-    ``window``: edits the sender may be ahead of the receiver (0: an unpaced burst).
+
+def median_cpu(runs: list[RelayResult], kind: str) -> float | None:
+    per_edit = [r.cpu_per_edit for r in runs if r.server == kind and r.cpu_per_edit]
+    return median(per_edit) if per_edit else None
+
+
+def compare(results: list[RelayResult], patterns: list[str]) -> None:
+    """Per pattern: the course's server against Node's (median over repeats)."""
+    for pattern in patterns:
+        runs = [r for r in results if r.pattern == pattern]
+        node_cpu = median_cpu(runs, "node")
+        for kind in ("course", "course-unmerged"):
+            ours = median_cpu(runs, kind)
+            mine = [r for r in runs if r.server == kind]
+            if ours is None or node_cpu is None or not mine:
+                continue
+            ok = all(r.converged for r in mine) and ours <= node_cpu
+            print(f"  {pattern}: {kind} server CPU/edit {ours * 1e6:.0f} us vs node "
+                  f"{node_cpu * 1e6:.0f} us ({ours / node_cpu:.2f}x); every run converged and "
+                  f"at or under Node: {'yes' if ok else 'NO'}")
+
+
+def bench_collab(
+    edits: int | None = None,
+    patterns: list[str] | None = None,
+    servers: list[str] | None = None,
+    repeat: int = 1,
+    profile: Path | None = None,
+    window: int | None = None,
+) -> list[RelayResult]:
+    """Print (and return) the relay figures of every server on this machine, both patterns.
+
+    ``edits``: a prefix of the trace (None: all of it); ``patterns``, ``servers``: subsets
+    of :data:`PATTERNS` and :data:`SERVERS`; ``repeat``: runs of each, to see the
+    spread; ``profile``: a folder for cProfile statistics of the course's servers;
+    ``window``: edits the sender may be ahead, for every pattern (0: never waits).
     """
     reason = traces.missing(TRACE)
     if reason:
         print(f"Collaboration relay benchmark skipped: {reason}")
         return []
-    results, how, chars = asyncio.run(run_all(edits, window))
-    count = results[0].edits if results else 0
-    pace = f"sender at most {window:,} edits ahead" if window else "unpaced burst"
-    print(f"Yjs relay: {count:,} edits of the {TRACE} trace (one update each; {how}), "
-          f"sender -> server -> receiver on 127.0.0.1 ({pace}), final text {chars:,} chars")
-    for result in results:
-        print(result.row())
-        if result.fresh_client_complete is not None:
-            verdict = "has every edit" if result.fresh_client_complete else "lacks edits too"
-            print(f"  {'':<17}(receiver: {result.ended}; a client joining afterwards: "
-                  f"the room {verdict})")
-    if node.missing() is not None:
+    updates, how = trace_updates()
+    if edits is not None:
+        updates = updates[:edits]
+    patterns = patterns or list(PATTERNS)
+    kinds = [k for k in servers or SERVERS if k != "node" or node.missing() is None]
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+    print(f"Yjs relay: {len(updates):,} edits of the {TRACE} trace (one update each; {how}), "
+          f"sender -> server -> receiver on 127.0.0.1; each server in its own "
+          f"process, its CPU time and peak memory read from /proc", flush=True)
+    results = asyncio.run(run_all(
+        updates, patterns=patterns, servers=kinds, repeat=repeat, profile=profile,
+        window=window))
+    if node.missing() is not None and (servers is None or "node" in servers):
         print(f"  node              skipped: {node.missing()}")
-    runs = {r.server: r for r in results}
-    baseline = runs.get("pycrdt-websocket")
-    for kind in ("course-unmerged", "course"):
-        if kind in runs and baseline is not None:
-            ours = runs[kind]
-            ok = ours.converged and (not baseline.converged or ours.seconds <= baseline.seconds)
-            print(f"  {kind} no slower than pycrdt-websocket: {'yes' if ok else 'NO'}")
+    compare(results, patterns)
     print(f"  {traces.ATTRIBUTION}")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m rtlab.topics.collaboration.bench", description=__doc__)
+        prog="python -m rtlab.topics.collaboration.bench", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=None, help="replay only the first N edits")
-    parser.add_argument("--window", type=int, default=WINDOW,
-                        help=f"edits the sender may be ahead (default {WINDOW:,}; 0: burst)")
+    parser.add_argument("--pattern", action="append", choices=list(PATTERNS),
+                        help="arrival pattern (repeatable; default: both)")
+    parser.add_argument("--server", action="append", choices=SERVERS,
+                        help="server to run (repeatable; default: all)")
+    parser.add_argument("--window", type=int, default=None,
+                        help="edits the sender may be ahead, in every pattern (0: never waits)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each server and pattern")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="folder for cProfile stats of the course's servers (slows them)")
     parser.add_argument("--serve", choices=SERVERS[:3], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve_until_stdin_closes(args.serve))
+        asyncio.run(serve_until_stdin_closes(args.serve, args.profile and str(args.profile)))
         return 0
-    bench_collab(args.edits, args.window)
+    bench_collab(args.edits, args.pattern, args.server, args.repeat, args.profile,
+                 args.window)
     return 0
 
 
