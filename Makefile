@@ -34,7 +34,7 @@ SHELL := /bin/sh
 MAKEFLAGS += --no-print-directory
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lab lab-command test pytest lint bench check doctor lesson system-deps js-deps clean
+.PHONY: help setup lab lab-command test pytest lint bench fuzz check doctor lesson system-deps js-deps clean
 
 help:
 	@echo "Real-time engineering course. Targets:"
@@ -43,6 +43,7 @@ help:
 	@echo "  make check        grade your exercises (ARGS=reconnection for one)"
 	@echo "  make doctor       check this machine can run the course"
 	@echo "  make bench        run the benchmarks"
+	@echo "  make fuzz         fuzz every parser and live server, 10x the cases of make test"
 	@echo "  make lint         ruff and mypy only"
 	@echo "  make lesson NAME=04-reconnection  rebuild a notebook from its source and run it"
 	@echo "  make setup        create $(VENV) and install the pinned packages"
@@ -148,6 +149,14 @@ FIND_TRACES = traces="$$($(PY) -m rtlab traces --dir)"; \
 bench: setup js-deps
 	@echo "==> Benchmarks (python -m rtlab.bench)"
 	@$(FIND_TRACES) $(PY) -m rtlab.bench $(ARGS)
+
+# The fuzz tests of `make test` (a fixed, derandomized set of cases) with the long
+# profile: 10x the cases (FUZZ_SCALE=40 for more), new random ones each run
+# (tests/fuzzing.py). A failure prints a @reproduce_failure line to replay it.
+fuzz: setup
+	@echo "==> Fuzzing parsers and live servers (HYPOTHESIS_PROFILE=long)"
+	@$(RAISE_OPEN_FILES) HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_fuzz_parsers.py \
+	  tests/test_fuzz_servers.py -p no:cacheprovider -rA $(PYTEST_ARGS)
 
 # A lesson's source is notebooks/NAME.py (jupytext py:percent); this writes and runs
 # notebooks/NAME.ipynb with fresh outputs. NAME=all rebuilds every lesson.

@@ -13,9 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-__all__ = ["MASK_BYTES", "frame_size", "frames_size", "header_size", "message_bytes"]
+__all__ = [
+    "MASK_BYTES",
+    "MAX_CLOSE_REASON",
+    "close_reason",
+    "frame_size",
+    "frames_size",
+    "header_size",
+    "message_bytes",
+]
 
 MASK_BYTES = 4
+# A close frame is a control frame (at most 125 bytes of payload): 2 bytes of code,
+# so at most 123 bytes of UTF-8 reason. websockets refuses to send a longer one.
+MAX_CLOSE_REASON = 123
 Side = Literal["client", "server"]
 
 
@@ -44,3 +55,16 @@ def frame_size(message: str | bytes, side: Side = "server") -> int:
 def frames_size(messages: Iterable[str | bytes], side: Side = "server") -> int:
     """Bytes on the wire of several messages, one frame each."""
     return sum(frame_size(m, side) for m in messages)
+
+
+def close_reason(reason: str, limit: int = MAX_CLOSE_REASON) -> str:
+    """``reason`` cut to fit a close frame (123 bytes of UTF-8), ending in ``...`` if cut.
+
+    A reason that quotes what a client sent (a room name, an id) can be any length,
+    and a close frame cannot: use this before ``close(code, reason)``. Lone
+    surrogates (not UTF-8, so not sendable) become ``?``.
+    """
+    encoded = reason.encode("utf-8", "replace")
+    if len(encoded) <= limit:
+        return encoded.decode("utf-8")
+    return encoded[: limit - 3].decode("utf-8", "ignore") + "..."

@@ -13,6 +13,25 @@ A varuint is little-endian base 128: seven bits per byte, the high bit says
 facing the network needs the opposite, so :func:`parse` rejects anything that
 is not exactly one well-formed message and says why, with a
 :class:`ProtocolError` (a ``ValueError``).
+
+Bounds, so that no message a client can send costs the server more than a
+frame's worth of work or raises anything but :class:`ProtocolError`:
+
+- a varuint has at most 8 bytes and is at most 2^53 - 1 (lib0's limit);
+- every length must fit in what follows it (a truncated message is refused
+  before anything is allocated for it);
+- an awareness message has at most :data:`MAX_AWARENESS_ENTRIES` entries, and
+  each state is at most :data:`MAX_STATE_BYTES` of UTF-8 JSON, nested at most
+  :data:`MAX_STATE_DEPTH` deep, an object or ``null``, with no ``NaN`` or
+  ``Infinity`` (see :func:`rtlab.wire.bounded_json.loads_bounded`): a state
+  nested 1,000 deep is a :class:`ProtocolError`, not a ``RecursionError``;
+- a step 2 or update payload must decode as a Yjs update (pycrdt's decoder),
+  and none of its items or deleted ranges may end past clock :data:`MAX_CLOCK`
+  (2^30): yrs keeps clocks in 32 bits and panics on valid updates near 2^31
+  (:func:`check_clocks`, 1-2 us per keystroke's update).
+
+The whole frame's size is the WebSocket library's ``max_size`` (1 MiB by
+default), checked before any of this runs.
 """
 
 from __future__ import annotations
@@ -23,11 +42,18 @@ from typing import Any, Literal
 
 from pycrdt import get_state
 
+from rtlab.wire.bounded_json import JSONRefused, loads_bounded
+
 __all__ = [
+    "MAX_AWARENESS_ENTRIES",
+    "MAX_CLOCK",
+    "MAX_STATE_BYTES",
+    "MAX_STATE_DEPTH",
     "AwarenessEntry",
     "Message",
     "ProtocolError",
     "awareness",
+    "check_clocks",
     "decode_awareness",
     "decode_state_vector",
     "describe",
@@ -48,6 +74,11 @@ SYNC_KINDS: dict[int, Kind] = {STEP1: "step1", STEP2: "step2", UPDATE: "update"}
 MAX_VARUINT_BYTES = 8
 MAX_SAFE_INTEGER = 2**53 - 1
 EMPTY_UPDATE = b"\x00\x00"
+# Awareness bounds. A client announces itself (1 entry); a server tells a newcomer
+# about everyone in the room (one entry each). A state is a name, a colour, a cursor.
+MAX_AWARENESS_ENTRIES = 10_000
+MAX_STATE_BYTES = 64 * 1024
+MAX_STATE_DEPTH = 32
 
 
 class ProtocolError(ValueError):
@@ -177,6 +208,173 @@ def check_yjs_update(update: bytes) -> None:
         get_state(update)  # decodes every struct; the document is not touched
     except ValueError as error:
         raise ProtocolError(f"not a valid Yjs update ({len(update)} bytes): {error}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a panic in the Rust decoder (pyo3's PanicException)
+        raise ProtocolError(
+            f"not a valid Yjs update ({len(update)} bytes): the decoder failed "
+            f"({type(error).__name__})"
+        ) from None
+    check_clocks(update)
+
+
+# -- clocks of an update -----------------------------------------------------------
+# Yjs numbers each client's items with a clock (0, 1, 2, ...: one per character).
+# yrs, the Rust core under pycrdt, keeps clocks in 32 bits, and a *valid* update
+# whose clocks or lengths reach 2^31 and beyond (nobody types two billion characters)
+# makes it panic when applied after others (found by tests/test_fuzz_servers.py).
+# So every struct and every deleted range must end at or below MAX_CLOCK. The walk
+# below reads only the structs' headers and skips their content.
+MAX_CLOCK = 2**30
+MAX_ANY_DEPTH = 64  # nesting of lib0 "any" values inside one item (a map in a list...)
+_ITEM_ORIGIN, _ITEM_RIGHT_ORIGIN, _ITEM_PARENT_SUB = 0x80, 0x40, 0x20
+_GC, _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC, _SKIP = range(11)
+_XML_ELEMENT, _XML_HOOK = 3, 5  # type refs followed by a name
+
+
+def _skip_string(data: bytes, pos: int) -> tuple[int, int]:
+    """Skip a varstring; return (its length in bytes, position after it)."""
+    length, pos = read_varuint(data, pos)
+    if pos + length > len(data):
+        raise ProtocolError("truncated string in a Yjs update")
+    return length, pos + length
+
+
+def _skip_any(data: bytes, pos: int) -> int:
+    """Skip one lib0 "any" value, iteratively: nesting is bounded, never recursed."""
+    # One entry per open array or object: [values left to skip, 1 if a key precedes each].
+    stack = [[1, 0]]
+    while stack:
+        top = stack[-1]
+        if top[0] == 0:
+            stack.pop()
+            continue
+        top[0] -= 1
+        if top[1]:
+            _, pos = _skip_string(data, pos)
+        if pos >= len(data):
+            raise ProtocolError("truncated value in a Yjs update")
+        kind = data[pos]
+        pos += 1
+        if kind in (127, 126, 121, 120):  # undefined, null, false, true
+            continue
+        if kind == 125:  # a signed varint
+            while pos < len(data) and data[pos] & 0x80:
+                pos += 1
+            pos += 1
+        elif kind in (124, 123, 122):  # float32, float64, bigint
+            pos += 4 if kind == 124 else 8
+        elif kind in (119, 116):  # string, bytes
+            _, pos = _skip_string(data, pos)
+        elif kind in (118, 117):  # object (key, value per entry), array
+            count, pos = read_varuint(data, pos)
+            if len(stack) > MAX_ANY_DEPTH:
+                raise ProtocolError(f"a value nests deeper than {MAX_ANY_DEPTH} in a Yjs update")
+            stack.append([count, int(kind == 118)])
+        else:
+            raise ProtocolError(f"unknown value type {kind} in a Yjs update")
+        if pos > len(data):
+            raise ProtocolError("truncated value in a Yjs update")
+    return pos
+
+
+def _content_length(data: bytes, pos: int, ref: int) -> tuple[int, int]:
+    """Skip an item's content; return (its length in clock ticks, position after it).
+
+    A string counts UTF-16 units in Yjs; its UTF-8 byte length is an upper bound.
+    """
+    if ref == _DELETED:
+        return read_varuint(data, pos)
+    if ref == _JSON:
+        count, pos = read_varuint(data, pos)
+        for _ in range(count):
+            _, pos = _skip_string(data, pos)
+        return count, pos
+    if ref in (_BINARY, _STRING, _EMBED):
+        return _skip_string(data, pos) if ref == _STRING else (1, _skip_string(data, pos)[1])
+    if ref == _FORMAT:
+        _, pos = _skip_string(data, pos)
+        return 1, _skip_string(data, pos)[1]
+    if ref == _TYPE:
+        type_ref, pos = read_varuint(data, pos)
+        if type_ref in (_XML_ELEMENT, _XML_HOOK):
+            _, pos = _skip_string(data, pos)
+        return 1, pos
+    if ref == _ANY:
+        count, pos = read_varuint(data, pos)
+        for _ in range(count):
+            pos = _skip_any(data, pos)
+        return count, pos
+    if ref == _DOC:
+        _, pos = _skip_string(data, pos)
+        return 1, _skip_any(data, pos)
+    raise ProtocolError(f"unknown content type {ref} in a Yjs update")
+
+
+def _uint(data: bytes, pos: int) -> tuple[int, int]:
+    """:func:`read_varuint`, with the one-byte case (most numbers in an edit) inlined."""
+    byte = data[pos]  # IndexError past the end: check_clocks says "truncated"
+    if byte < 0x80:
+        return byte, pos + 1
+    return read_varuint(data, pos)
+
+
+def check_clocks(update: bytes) -> None:
+    """Raise :class:`ProtocolError` if a struct or deleted range of ``update`` ends past
+    :data:`MAX_CLOCK` (see the comment above). 1-2 us for one keystroke's update."""
+    try:
+        _check_clocks(update)
+    except IndexError:
+        raise ProtocolError(f"truncated Yjs update ({len(update)} bytes)") from None
+
+
+def _check_clocks(update: bytes) -> None:
+    groups, pos = _uint(update, 0)
+    for _ in range(groups):
+        structs, pos = _uint(update, pos)
+        client, pos = _uint(update, pos)
+        clock, pos = _uint(update, pos)
+        for _ in range(structs):
+            info = update[pos]
+            pos += 1
+            ref = info & 0x1F
+            if ref in (_GC, _SKIP):
+                length, pos = _uint(update, pos)
+            else:
+                if info & _ITEM_ORIGIN:
+                    pos = _uint(update, _uint(update, pos)[1])[1]
+                if info & _ITEM_RIGHT_ORIGIN:
+                    pos = _uint(update, _uint(update, pos)[1])[1]
+                if not info & (_ITEM_ORIGIN | _ITEM_RIGHT_ORIGIN):
+                    root, pos = _uint(update, pos)
+                    if root == 1:
+                        pos = _skip_string(update, pos)[1]
+                    else:
+                        pos = _uint(update, _uint(update, pos)[1])[1]
+                    if info & _ITEM_PARENT_SUB:
+                        pos = _skip_string(update, pos)[1]
+                if ref == _STRING:  # the usual case, inlined
+                    length, pos = _uint(update, pos)
+                    pos += length
+                else:
+                    length, pos = _content_length(update, pos, ref)
+            clock += length
+            if clock > MAX_CLOCK:
+                raise ProtocolError(
+                    f"client {client}'s items reach clock {clock}, past the limit 2^30"
+                )
+    ranges, pos = _uint(update, pos)
+    for _ in range(ranges):
+        client, pos = _uint(update, pos)
+        count, pos = _uint(update, pos)
+        for _ in range(count):
+            start, pos = _uint(update, pos)
+            length, pos = _uint(update, pos)
+            if start + length > MAX_CLOCK:
+                raise ProtocolError(
+                    f"a deletion of client {client}'s items reaches clock {start + length}, "
+                    "past the limit 2^30"
+                )
 
 
 def decode_state_vector(payload: bytes) -> dict[int, int]:
@@ -203,16 +401,25 @@ class AwarenessEntry:
 
 
 def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
+    """The entries of an awareness payload, within the bounds in the module docstring."""
     count, pos = read_varuint(payload)
+    if count > MAX_AWARENESS_ENTRIES:
+        raise ProtocolError(
+            f"awareness message with {count} entries; the limit is {MAX_AWARENESS_ENTRIES}"
+        )
     entries = []
     for index in range(count):
         client, pos = read_varuint(payload, pos)
         clock, pos = read_varuint(payload, pos)
         raw, pos = read_varbytes(payload, pos, f"awareness entry {index}'s state length")
         try:
-            state = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ProtocolError(f"awareness entry {index} is not UTF-8 JSON: {error}") from None
+            state = loads_bounded(
+                raw, max_depth=MAX_STATE_DEPTH, max_bytes=MAX_STATE_BYTES, what="the state"
+            )
+        except JSONRefused as error:
+            raise ProtocolError(
+                f"awareness entry {index} is not UTF-8 JSON within the limits ({error})"
+            ) from None
         if state is not None and not isinstance(state, dict):
             raise ProtocolError(f"awareness entry {index}'s state is not an object or null")
         entries.append(AwarenessEntry(client, clock, state))

@@ -13,7 +13,8 @@ Two kinds of server run in the kernel:
   handler only feeds the room and sends what ``take`` hands over, as websockets'
   ``data_received`` feeds its protocol. Bad input gets clear close codes: a frame over
   ``max_size`` 1009 (websockets itself), a message that is not ``{kind, key, body}``
-  JSON 1007, a flood beyond the rate limit 4029; what the room returns (4000-4999)
+  JSON (``body`` an object; nested at most ``MAX_DEPTH`` (16) deep; no ``NaN``)
+  1007, a flood beyond the rate limit 4029; what the room returns (4000-4999)
   for a reader that fell behind. Everyone else carries on.
 
 Permissions live in SQLite (:class:`SqliteStore`, standard library), and every query
@@ -50,6 +51,7 @@ from rtlab.live import FaultProxy, LiveServer
 from rtlab.live.proxy import unsent_bytes
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.topics.backpressure.interface import KINDS, Close
+from rtlab.wire.bounded_json import loads_bounded
 
 __all__ = ["CountingEncoder", "FanoutCost", "FeedReport", "RoomDemoReport", "RoomServer",
            "SqliteStore", "fanout_cost", "feed_demo", "plot_fanout", "plot_memory", "room_demo",
@@ -57,6 +59,7 @@ __all__ = ["CountingEncoder", "FanoutCost", "FeedReport", "RoomDemoReport", "Roo
 
 FLOOD = 4029  # too many messages: slow down
 MALFORMED = 1007  # the message is not what the protocol says
+MAX_DEPTH = 16  # {kind, key, body}: a body is a small object, a cursor or a chat line
 RESYNC_CODES = range(4000, 5000)
 SOCKET_BUFFER = 64 * 1024  # bytes: the feed demo's send buffer per socket
 WRITE_LIMIT = 32 * 1024  # websockets' default: send() waits above it
@@ -287,6 +290,8 @@ class RoomServer:
     ``room.take`` hands over, as fast as its socket takes them.
     """
 
+    max_frame = 16 * 1024  # bytes: the ``max_size`` it serves with (start() sets it)
+
     def __init__(self, name: str, room: Any, store: SqliteStore, encode: CountingEncoder,
                  *, tick_every: float, flood: tuple[float, float]) -> None:
         self.name, self.room, self.store, self.encode = name, room, store, encode
@@ -317,6 +322,7 @@ class RoomServer:
         store, encode = SqliteStore(users), CountingEncoder()
         room = make_room(store, encode, max_bytes=max_bytes, cursor_interval=cursor_interval)
         self = cls(name, room, store, encode, tick_every=tick_every, flood=flood)
+        self.max_frame = max_size
         await register(name, self)
         # close_timeout: a client that does not answer our close frame is not waited for long
         self.server = await LiveServer.start(f"{name}-ws", self._handle, max_size=max_size,
@@ -420,11 +426,11 @@ class RoomServer:
                     break
                 tokens -= 1
                 try:
-                    message = json.loads(raw)
+                    message = loads_bounded(raw, max_depth=MAX_DEPTH, max_bytes=self.max_frame)
                     kind, key, body = message["kind"], str(message["key"]), message["body"]
                     if kind not in KINDS or not isinstance(body, dict):
                         raise ValueError(kind)
-                except (ValueError, KeyError, TypeError, RecursionError):
+                except (ValueError, KeyError, TypeError):  # JSONRefused is a ValueError
                     self.closes.append((self.now(), client, MALFORMED, "not a room message"))
                     await conn.close(MALFORMED, 'expected {"kind", "key", "body"}')
                     break

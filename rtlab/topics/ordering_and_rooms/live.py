@@ -11,7 +11,10 @@ Bad input is answered, never fatal to anyone else:
 
 - a frame that is not a JSON object of a known type, or a binary frame: the
   connection is closed with 1008 (policy violation) and a reason; the room and the
-  other members carry on;
+  other members carry on. JSON is parsed with bounds
+  (:func:`rtlab.wire.bounded_json.loads_bounded`): nested at most ``MAX_DEPTH``
+  (8) deep, no ``NaN``/``Infinity``; a frame over ``MAX_FRAME`` (64 KiB) is closed
+  by websockets itself with 1009;
 - a join for an unknown room, or a ``since`` that is not a sequence number of the
   room (malformed, negative, in the future): ``{"type": "error", ...}``, and the
   connection stays open;
@@ -48,6 +51,7 @@ from rtlab.topics.ordering_and_rooms.interface import (
     Message,
     RoomLike,
 )
+from rtlab.wire.bounded_json import JSONRefused, loads_bounded
 
 __all__ = [
     "POLICY_VIOLATION",
@@ -64,6 +68,7 @@ __all__ = [
 
 POLICY_VIOLATION = 1008  # the close code for frames that break the protocol
 MAX_FRAME = 64 * 1024
+MAX_DEPTH = 8  # a request is one flat object; the room's replies nest 2-3 deep
 
 
 class LiveHistory:
@@ -349,9 +354,9 @@ def _parse(frame: str | bytes) -> tuple[Message | None, str]:
     if isinstance(frame, bytes):
         return None, "binary frames are not part of this protocol"
     try:
-        request = json.loads(frame)
-    except (ValueError, RecursionError):
-        return None, "not JSON"
+        request = loads_bounded(frame, max_depth=MAX_DEPTH, max_bytes=MAX_FRAME, what="frame")
+    except JSONRefused as error:
+        return None, "not JSON" if error.problem == "syntax" else str(error)
     if not isinstance(request, dict) or request.get("type") not in ("join", "send"):
         return None, "expected a JSON object with type 'join' or 'send'"
     if not isinstance(request.get("room"), str):

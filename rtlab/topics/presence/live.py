@@ -13,6 +13,11 @@ exercise's ``PresenceTracker``, or any
   as the tracker announces them;
 - a task calls ``tracker.tick(now)`` every ``tick_every`` seconds.
 
+A first frame that is neither (not JSON, nested deeper than 4, over 1 KiB, a
+user name that is not a string of 1-100 characters) closes that connection
+with 1008 (policy violation) and the reason; a frame over ``MAX_FRAME`` (4 KiB)
+is closed by websockets with 1009. The tracker never sees either.
+
 Time is seconds since the server started (``server.now()``), shared with the
 crowd and the observers so one plot can show all three.
 
@@ -41,6 +46,8 @@ from websockets.exceptions import ConnectionClosed
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
 from rtlab.topics.presence.interface import Event, Tracker
+from rtlab.wire.bounded_json import JSONRefused, loads_bounded
+from rtlab.wire.websocket import close_reason
 
 __all__ = [
     "Crowd",
@@ -65,6 +72,10 @@ ROLES = (  # share of the crowd
     ("leaver", 0.115), ("crasher", 0.115),
 )
 STAYING = frozenset({"steady", "blipper", "multitab", "handoff"})  # never really leave
+POLICY_VIOLATION = 1008  # a first frame that is not a hello or a watch
+MAX_FRAME = 4 * 1024  # hellos and heartbeats are a few bytes
+MAX_HELLO_BYTES = 1024
+MAX_USER_LENGTH = 100
 
 
 # -- the server ------------------------------------------------------------------------
@@ -93,7 +104,7 @@ class PresenceServer:
         """Serve presence on 127.0.0.1 (a free port); re-running replaces ``name``."""
         service = cls(name, tracker, tick_every)
         await register(name, service)
-        service.server = await LiveServer.start(name, service._handle)
+        service.server = await LiveServer.start(name, service._handle, max_size=MAX_FRAME)
         service._ticker = asyncio.get_running_loop().create_task(service._tick_loop())
         return service
 
@@ -131,7 +142,10 @@ class PresenceServer:
             self._call(lambda now: self.tracker.tick(now))
 
     async def _handle(self, ws: ServerConnection) -> None:
-        hello = json.loads(await ws.recv())
+        hello, why = parse_hello(await ws.recv())
+        if hello is None:
+            await ws.close(POLICY_VIOLATION, close_reason(why))
+            return
         if hello.get("watch"):
             try:
                 roster = sorted(self.tracker.online())
@@ -549,3 +563,19 @@ async def roster_demo(
         if crowd is not None:
             await crowd.stop()
         await server.stop()
+
+
+def parse_hello(frame: str | bytes) -> tuple[dict[str, object] | None, str]:
+    """A connection's first frame as ``{"hello": user}`` or ``{"watch": true}``, or None and why."""
+    try:
+        hello = loads_bounded(frame, max_depth=4, max_bytes=MAX_HELLO_BYTES, what="first frame")
+    except JSONRefused as error:
+        return None, str(error)
+    if not isinstance(hello, dict):
+        return None, 'the first frame must be {"hello": USER} or {"watch": true}'
+    if hello.get("watch"):
+        return hello, ""
+    user = hello.get("hello")
+    if not isinstance(user, str) or not 1 <= len(user) <= MAX_USER_LENGTH:
+        return None, f'"hello" must be a user name of 1-{MAX_USER_LENGTH} characters'
+    return hello, ""

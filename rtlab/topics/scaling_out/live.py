@@ -15,8 +15,9 @@ feeds the sans-I/O relay and executes what it returns:
 Commands wait and are retried while Redis is down (so nothing the relay published is
 dropped by a restart); the subscription is re-made when Redis comes back, and then the
 relay's ``reconnected`` is called. Bad input gets a clear answer and harms no one else:
-a client without ``room``/``client``, or with a ``last_seen`` that is not a stream id or
-is ahead of the room's stream (an id it never gave), is closed with 1008 and the reason;
+a client without ``room``/``client``, or with a ``last_seen`` that is not a stream id
+(two ASCII numbers below 2^64, as Redis takes them) or is ahead of the room's stream (an
+id it never gave), is closed with 1008 and the reason (cut to fit a close frame);
 an announcement that does not parse is counted in ``node.bad_input`` and skipped; a
 relay that raises is recorded (``check()`` raises it) and the node keeps serving its
 other rooms. :meth:`RelayNode.kill` makes the server die
@@ -61,6 +62,7 @@ from rtlab.topics.scaling_out.interface import (
     Relay,
     stream_id_order,
 )
+from rtlab.wire.websocket import close_reason
 
 __all__ = ["RelayNode", "RoomClient", "Tally", "publish_raw", "tally"]
 
@@ -144,14 +146,12 @@ class RelayNode:
         if not room or not client:
             await conn.close(1008, "room and client are required: /?room=R&client=C")
             return
-        if last_seen is not None:
-            try:
-                stream_id_order(last_seen)
-            except ValueError:
-                await conn.close(1008, f"last_seen {last_seen[:40]!r} is not a stream id")
-                return
+        if last_seen is not None and not is_stream_id(last_seen):
+            await conn.close(1008, close_reason(f"last_seen {last_seen[:40]!r} is not a stream id"))
+            return
         if last_seen is not None and await self._ahead(room, last_seen):
-            await conn.close(1008, f"last_seen {last_seen!r} is ahead of room {room!r}'s stream")
+            why = f"last_seen {last_seen!r} is ahead of room {room!r}'s stream"
+            await conn.close(1008, close_reason(why))
             return
         old = self.clients.get(client)
         if old is not None:  # the same client again: the newer connection wins
@@ -210,9 +210,7 @@ class RelayNode:
     def _announced(self, channel: str, payload: str) -> None:
         room = channel.removeprefix("room:")
         entry_id, _, data = payload.partition(" ")
-        try:
-            stream_id_order(entry_id)
-        except ValueError:
+        if not is_stream_id(entry_id):
             self.bad_input.append(f"{channel}: announcement {payload[:60]!r} does not parse "
                                   "(expected '<stream id> <data>'): skipped")
             return
@@ -477,3 +475,18 @@ def tally(clients: Iterable[RoomClient], sent: dict[str, tuple[float, str]],
                 missing += 1
             duplicates += max(0, len(copies) - 1)
     return Tally(len(sent), expected, delivered, missing, duplicates, latencies)
+
+
+def is_stream_id(text: str) -> bool:
+    """``ms-seq`` as Redis takes it: ASCII digits, each part below 2^64.
+
+    ``stream_id_order`` alone would take ``"١-٢"`` (``int()`` reads any Unicode
+    digit), which Redis then refuses, failing the relay's read instead of the client.
+    """
+    if not text.isascii():
+        return False
+    try:
+        ms, seq = stream_id_order(text)
+    except ValueError:
+        return False
+    return ms < 2**64 and seq < 2**64

@@ -24,10 +24,22 @@ answers every new request with an HTTP error, ``tell_clients_to_stop()``
 answers 204 (``EventSource`` then stops for good). A reader that falls
 ``MAX_QUEUED`` events behind is cut (it resumes from the log), so a stalled
 client cannot make the server buffer without limit. Malformed requests get a
-clear error (400 for a bad ``Last-Event-ID``, 405 for a wrong method) and
-every other stream keeps flowing. Each request is recorded with its time,
-status and ``Last-Event-ID`` (``server.requests``), so the request rate at the
-server can be measured and plotted.
+clear error and every other stream keeps flowing:
+
+- 400 for a bad ``Last-Event-ID``: longer than ``MAX_LAST_EVENT_ID`` (1,024)
+  characters or not UTF-8 (refused before the log sees it), or refused by
+  ``log.open`` with a ``ValueError``;
+- 405 for a wrong method on ``/events``;
+- ``/report`` takes one JSON value of at most ``MAX_REPORT_BYTES`` (64 KiB,
+  else 413) nested at most ``MAX_REPORT_DEPTH`` (32) deep, with no ``NaN`` or
+  ``Infinity`` (else 400 and the reason, see
+  :func:`rtlab.wire.bounded_json.loads_bounded`);
+- aiohttp itself answers 400 for a header line over 8,190 bytes or more than
+  128 headers (kept in ``server.http_errors``).
+
+Nothing a client sends is a server error: ``check()`` stays clean. Each request is
+recorded with its time, status and ``Last-Event-ID`` (``server.requests``), so the
+request rate at the server can be measured and plotted.
 
 Errors the log raises (other than ``ValueError`` from ``open``) end that one
 request with a 500 and are *collected*: ``check()`` and ``stop()`` raise them,
@@ -61,6 +73,7 @@ from rtlab import course
 from rtlab.learner import LearnerTimeout, load_module, time_limit
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.topics.server_sent_events.interface import EventLog, RetryPolicy, learner_module
+from rtlab.wire.bounded_json import JSONRefused, loads_bounded
 from rtlab.wire.sse import (
     MEDIA_TYPE,
     STREAM_HEADERS,
@@ -87,6 +100,9 @@ LOOPBACK = "127.0.0.1"
 STREAM_PATH = "/events"
 MAX_QUEUED = 1_000  # chunks waiting for one slow stream before it is cut (it can resume)
 CHROMIUM_DEFAULT_RETRY_MS = 3_000  # EventSource's reconnection time before any retry:
+MAX_LAST_EVENT_ID = 1_024  # characters: far above any id a log issues, far below a header's 8 KiB
+MAX_REPORT_BYTES = 64 * 1024  # a /report body (a browser page's findings)
+MAX_REPORT_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -193,7 +209,7 @@ class SSEServer:
         """
         server = cls(name, log, keepalive, page, call_limit)
         await register(name, server)
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_REPORT_BYTES)  # bodies above it: 413
         app.router.add_route("*", STREAM_PATH, server._stream)
         app.router.add_get("/", server._page)
         app.router.add_post("/report", server._report)
@@ -297,6 +313,9 @@ class SSEServer:
             )
         if self.stopping_clients:
             return self._answer(204, last_id, "GET")
+        refused = refuse_last_event_id(last_id)
+        if refused:
+            return self._answer(400, last_id, "GET", f"Bad Last-Event-ID: {refused}\n")
         try:
             with time_limit(self.call_limit, f"{type(self.log).__name__}.open()"):
                 first = self.log.open(last_id)
@@ -349,10 +368,12 @@ class SSEServer:
         return web.Response(text=self.page, content_type="text/html")
 
     async def _report(self, request: web.Request) -> web.Response:
+        raw = await request.read()  # over client_max_size: aiohttp answers 413
         try:
-            body = await request.json()
-        except ValueError:
-            return web.Response(status=400, text="expected a JSON body\n")
+            body = loads_bounded(raw, max_depth=MAX_REPORT_DEPTH, max_bytes=MAX_REPORT_BYTES,
+                                 what="the report")
+        except JSONRefused as error:
+            return web.Response(status=400, text=f"expected a JSON body: {error}\n")
         self.reports.append((self.elapsed(), body))
         return web.Response(status=204)
 
@@ -384,6 +405,24 @@ class SSEServer:
     def __repr__(self) -> str:
         return (f"<SSEServer {self.name!r} on {self.url}, {len(self.streams)} streams, "
                 f"{len(self.requests)} requests>")
+
+
+def refuse_last_event_id(last_id: str | None) -> str:
+    """Why the server refuses ``last_id`` before the log sees it ("" if it does not).
+
+    An ``EventSource`` sends back an id the server gave, so anything longer than
+    ``MAX_LAST_EVENT_ID`` or not UTF-8 (aiohttp hands such bytes over as lone
+    surrogates, which no response could echo) is not one of ours.
+    """
+    if last_id is None:
+        return ""
+    if len(last_id) > MAX_LAST_EVENT_ID:
+        return f"{len(last_id)} characters; the limit is {MAX_LAST_EVENT_ID}"
+    try:
+        last_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not UTF-8"
+    return ""
 
 
 # -- the client ---------------------------------------------------------------------------

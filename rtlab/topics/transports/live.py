@@ -36,8 +36,10 @@ protocol's own overhead.
 A :class:`TransportLab` registers with :mod:`rtlab.live.registry`: running a
 cell again replaces the old lab, ``stop_all`` stops it, and errors raised by
 server handlers are collected and raised by ``check()`` and ``stop()``.
-Servers bind 127.0.0.1 only. Bad requests (``after`` not a number) get a 400
-with a message, and the server keeps serving the others.
+Servers bind 127.0.0.1 only. Bad requests (``after`` not 1-12 ASCII digits) get a
+400 with a message, and the server keeps serving the others; aiohttp answers 400
+itself for a header line over 8,190 bytes. The WebSocket server reads nothing
+from its clients (frames they send are never parsed).
 """
 
 from __future__ import annotations
@@ -257,7 +259,8 @@ class _Hub:
 
 def _after(request: web.Request) -> int:
     raw = request.query.get("after", "0")
-    if not raw.isdigit() or len(raw) > 12:
+    # ASCII only: str.isdigit() is also true for "²" and "١", which int() refuses or reads.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise web.HTTPBadRequest(text=f"'after' must be the number of the last event seen, "
                                       f"not {raw[:40]!r}\n")
     return int(raw)
