@@ -50,7 +50,9 @@ frame (also when it is empty). Then the next announcement, and so on.
              text frame that is not valid UTF-8 (in Python: a ``str`` with
              lone surrogates, raw or as ``"\\ud83d"`` escapes, which
              ``json.loads`` accepts but no UTF-8 encoder does), not JSON, or
-             not an object with an int ``size`` >= 0 and an object ``meta``;
+             not an object with an int ``size`` >= 0 and an object ``meta``
+             (mind JSON nested a thousand deep: ``json.loads`` raises
+             ``RecursionError`` there, not ``ValueError``);
              a payload whose length is not the announced ``size``.
    ========  ===============================================================
 

@@ -58,6 +58,8 @@ class Receiver:
             json.dumps(message, ensure_ascii=False).encode("utf-8")
         except (ValueError, UnicodeEncodeError):  # JSONDecodeError is a ValueError
             return close(INVALID, "announcement is not valid JSON text")
+        except RecursionError:  # "[[[[...": 2 KB of brackets outruns Python's stack
+            return close(INVALID, "announcement nests too deep")
         if not isinstance(message, dict):
             return close(INVALID, "announcement is not a JSON object")
         size, meta = message.get("size"), message.get("meta")

@@ -52,7 +52,7 @@ class Receiver:
             raw.decode("utf-8")  # strict: surrogates written raw are refused here
             obj = json.loads(text)
             json.dumps(obj, ensure_ascii=False).encode("utf-8")  # and escaped ones here
-        except (UnicodeError, ValueError):
+        except (UnicodeError, ValueError, RecursionError):
             return [("close", 1007, "bad text")]
         match obj:
             case {"size": int(size), "meta": dict(meta)} if type(size) is int and size >= 0:

@@ -77,7 +77,7 @@ class Receiver:
     def _announce(self, text):
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise Refusal(1007, "not JSON") from None
         if type(message) is not dict:
             raise Refusal(1007, "not an object")
