@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from pathlib import Path
 
 from rtlab.learner import load_module
@@ -44,6 +45,9 @@ def test_broadcast_to_a_stalled_reader_grows_memory_and_a_bounded_outbox_does_no
     assert grown.growth()[2] > 1.5 * 2**20, grown.summary()  # ~1.6 MB/s for 1.5 s unsent
     assert bounded.growth()[2] < 0.8 * 2**20, bounded.summary()
     assert bounded.received == grown.received == 5 * grown.published
+    # The demo traces allocations while it runs, and must not leave tracing on: it slows
+    # everything after it several times over (the capstone grade went from 5 s to 36 s).
+    assert not tracemalloc.is_tracing()
 
 
 def test_a_send_loop_waits_for_the_stalled_reader_and_starves_everyone():

@@ -128,3 +128,15 @@ def test_describe_makes_timeline_lines():
     line = protocol.describe(protocol.awareness(protocol.encode_awareness(entries)))
     assert line == 'awareness: 4 -> {"name":"Bo"}; 5 -> gone'
     assert protocol.describe(b"\x09").startswith("invalid (1 B): unknown message type 9")
+
+
+def test_a_checked_message_is_remembered_and_a_refused_one_never_is():
+    """The server checks each frame and its room parses it again: the second parse is a
+    lookup, and it must give the same answer the check would."""
+    update = protocol.sync_update(edited_doc(7, "hi").get_update())
+    first = protocol.parse(update)
+    assert protocol.parse(bytes(update)) is first
+    broken = update[:-1]
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            protocol.parse(broken)

@@ -174,6 +174,10 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
     if not isinstance(message, (bytes, bytearray, memoryview)):
         raise ProtocolError(f"expected bytes, got {type(message).__name__}")
     data = bytes(message)
+    if check_update:
+        seen = _verified.get(data)
+        if seen is not None:  # the server checked it, now its room parses it again
+            return seen
     if not data:
         raise ProtocolError("empty message: expected a varuint message type")
     mtype, pos = read_varuint(data)
@@ -197,7 +201,19 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
             check_yjs_update(payload)
         else:
             decode_awareness(payload)
-    return Message(kind, payload)
+    parsed = Message(kind, payload)
+    if check_update and len(data) <= _VERIFIED_SIZE:
+        if len(_verified) >= _VERIFIED_COUNT:
+            del _verified[next(iter(_verified))]  # the oldest
+        _verified[data] = parsed
+    return parsed
+
+
+# Messages that passed the strict check, so that the second parse of one message
+# (the server's, then its room's) costs a dict lookup. Small ones only (keystrokes):
+# at most _VERIFIED_COUNT * _VERIFIED_SIZE bytes held.
+_VERIFIED_COUNT, _VERIFIED_SIZE = 64, 1024
+_verified: dict[bytes, Message] = {}
 
 
 def check_yjs_update(update: bytes) -> None:

@@ -154,7 +154,8 @@ async def _stalled(seconds: float, fast: int, rate: float, size: int,
             pass
 
     readers = [asyncio.create_task(read(ws)) for ws in viewers]
-    if not tracemalloc.is_tracing():
+    tracing_here = not tracemalloc.is_tracing()  # stop what we start: it slows everything
+    if tracing_here:
         tracemalloc.start()
     samples: list[tuple[float, int, int]] = []
     start = time.monotonic()
@@ -168,6 +169,8 @@ async def _stalled(seconds: float, fast: int, rate: float, size: int,
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
+    if tracing_here:
+        tracemalloc.stop()
     for ws in [*viewers, stalled, feed]:
         ws.transport.abort()
     try:
