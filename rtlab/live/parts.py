@@ -11,8 +11,9 @@ Used by module 10 (scaling out) and the capstone; it knows neither.
   a WebSocket silent for that long both ways is cut, as a cloud load balancer does.
 
 Both are asyncio subprocesses in a process group of their own, registered with
-:mod:`rtlab.live.registry` so ``stop_all`` ends them; neither is a system service. (A
-kernel killed outright cannot stop them: they then live on until killed by their pid.)
+:mod:`rtlab.live.registry` so ``stop_all`` ends them; neither is a system service. On
+Linux each also asks the kernel for SIGTERM when the process that started it dies, so a
+Jupyter kernel killed outright (SIGKILL, a crash) leaves no redis-server or haproxy behind.
 :func:`missing` says what is not installed and the command that installs it.
 """
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +56,16 @@ def _which(program: str) -> str:
     if found is None:
         raise FileNotFoundError(missing(program))
     return found
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux's PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+# Other systems have no such request; there a killed kernel leaves them to kill by pid.
+CHILD_SETUP = _die_with_parent if sys.platform == "linux" else None
 
 
 def free_port() -> int:
@@ -113,7 +126,8 @@ class RedisServer:
                 "--save", "", "--daemonize", "no", "--logfile", str(self.home / "redis.log")]
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=CHILD_SETUP)
         await _wait_for_port(self.port, self.proc, "redis-server")
 
     @property
@@ -165,7 +179,8 @@ class HAProxy:
         proxy.proc = await asyncio.create_subprocess_exec(
             _which("haproxy"), "-db", "-f", str(home / "haproxy.cfg"),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=CHILD_SETUP)
         await _wait_for_port(proxy.port, proxy.proc, "haproxy")
         return proxy
 
