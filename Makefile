@@ -17,6 +17,9 @@ PORT ?= 8888
 ARGS ?=
 # Extra arguments for pytest in `make test`, e.g. PYTEST_ARGS="-x -k reconnection".
 PYTEST_ARGS ?=
+# pytest workers (pytest-xdist). Much of the suite waits on sockets and kernels, so 3
+# workers suit a 2-core machine (17 min in one process, 7 in three); WORKERS=0: one process.
+WORKERS ?= 3
 
 PY := $(VENV)/bin/python
 # Jupyter refuses to run as root without --allow-root (containers, CI machines).
@@ -133,12 +136,14 @@ test:
 # with --nbval, every notebook in notebooks/ (strict: stored outputs must match, after
 # tests/nbval_sanitize.cfg), each run by a kernel of this venv (--nbval-current-env),
 # whatever the notebook names. Notebooks under tests/ are fixtures, not tests:
-# --ignore-glob keeps nbval off them.
+# --ignore-glob keeps nbval off them. --dist loadfile keeps a notebook's cells (and a
+# test file's tests) in one worker, in order.
 pytest: setup $(LAB_SETTINGS)
 	@echo "==> pytest: unit tests and notebooks"
 	@$(RAISE_OPEN_FILES) $(FIND_TRACES) $(PY) -m pytest tests notebooks --nbval \
 	  --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 \
-	  --ignore-glob='tests/*.ipynb' -p no:cacheprovider $(PYTEST_ARGS)
+	  --ignore-glob='tests/*.ipynb' -p no:cacheprovider \
+	  $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile) --durations=10 $(PYTEST_ARGS)
 
 # The editing traces are not in the repository: point RTLAB_TRACES at the first folder
 # that has them ($$RTLAB_TRACES, ../shared/data/editing-traces, the cache), or say how

@@ -28,7 +28,6 @@ ENGINES = ("rtlab.sim", "rtlab.live", "rtlab.grading", "rtlab.learner", "rtlab.w
 APPLICATIONS = ("rtlab.cli", "rtlab.doctor", "rtlab.bench", "rtlab.lessons", "rtlab.checking",
                 "rtlab.progress", "rtlab.watch", "rtlab.classroom",
                 "rtlab.datasets")
-MAY_USE_OTHER_TOPICS = {"capstone"}
 
 
 def module_name(path: Path) -> str:
@@ -73,8 +72,6 @@ def test_engines_import_no_module_folder_and_no_application(path: Path):
                          ids=lambda p: module_name(p))
 def test_no_module_folder_imports_another(path: Path):
     mine = topic_of(module_name(path))
-    if mine in MAY_USE_OTHER_TOPICS:
-        pytest.skip("the capstone assembles the other modules")
     others = sorted(n for n in imports(path) if topic_of(n) not in (None, mine))
     assert not others, f"{module_name(path)} (module {mine}) imports {others}"
     apps = sorted(n for n in imports(path) if within(n, APPLICATIONS))
