@@ -310,14 +310,18 @@ def check_encodings(results: Sequence[EncodingResult], payloads: dict[str, bytes
     """The measurement's claims: the proxy counted exactly the frames' arithmetic, binary
     frames carry the payload as it is, base64 costs a third more and several times the CPU."""
     by = _by(results)
-    for name, payload in payloads.items():
+    cpu = {BASE64: 0.0, BINARY: 0.0}  # summed over the large payloads: one sample of a few
+    for name, payload in payloads.items():  # microseconds can be hit by a busy machine
         b64, binary = by[name, BASE64], by[name, BINARY]
         for r in (b64, binary):
             assert r.wire == frames_size(encode(r.style, {"name": name}, payload), "client"), r
         assert binary.wire < len(payload) + 200, "binary frames carry the payload as it is"
         if len(payload) >= LARGE:
             assert 1.32 <= b64.wire / len(payload) <= 1.35, "base64 costs a third more"
-            assert b64.app_cpu_us > 3 * binary.app_cpu_us, "and several times the CPU"
+            cpu[BASE64] += b64.app_cpu_us
+            cpu[BINARY] += binary.app_cpu_us
+    if cpu[BASE64]:
+        assert cpu[BASE64] > 3 * cpu[BINARY], f"and several times the CPU: {cpu}"
 
 
 def plot_encodings(results: Sequence[EncodingResult]) -> Figure:
