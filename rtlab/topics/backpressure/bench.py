@@ -173,10 +173,7 @@ async def _stalled(seconds: float, fast: int, rate: float, size: int,
         tracemalloc.stop()
     for ws in [*viewers, stalled, feed]:
         ws.transport.abort()
-    try:
-        await proxy.stop()
-    except OSError:
-        pass
+    await proxy.stop()
     closes = len(room.closes)
     await room.stop()
     return samples, closes

@@ -213,23 +213,29 @@ def _all_ids(trace: Trace) -> list[str]:
 # -- the checks ------------------------------------------------------------------------
 
 
+def _misdelivered(trace: Trace) -> list[Failure]:
+    """Each client whose shown messages differ from the room's, at its first difference."""
+    published = _all_ids(trace)
+    return [f for c in trace.plan.clients if (f := _compare(trace, c, published))]
+
+
 def check_order(run: Run) -> Verdict:
     crashed = _crashed(run)
     if crashed:
         return crashed
-    trace = run.trace
-    assert trace is not None
-    found = [f for c in trace.plan.clients if (f := _compare(trace, c, _all_ids(trace)))]
+    assert run.trace is not None
+    found = _misdelivered(run.trace)
     return min(found, key=lambda f: f.at) if found else PASS
 
 
 def check_race(run: Run) -> Verdict:
+    """As check_order, and the pending buffer stays within its bound."""
     crashed = _crashed(run)
     if crashed:
         return crashed
     trace = run.trace
     assert trace is not None
-    found = [f for c in trace.plan.clients if (f := _compare(trace, c, _all_ids(trace)))]
+    found = _misdelivered(trace)
     for c, (t, held) in trace.pending_over.items():
         found.append(Failure(
             "failed", f"{c} held back {held} messages at {_s(t)} (max_pending is "
