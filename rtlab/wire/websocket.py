@@ -16,11 +16,13 @@ from typing import Literal
 __all__ = [
     "MASK_BYTES",
     "MAX_CLOSE_REASON",
+    "binary_frame",
     "close_reason",
     "frame_size",
     "frames_size",
     "header_size",
     "message_bytes",
+    "read_frame_head",
 ]
 
 MASK_BYTES = 4
@@ -68,3 +70,40 @@ def close_reason(reason: str, limit: int = MAX_CLOSE_REASON) -> str:
     if len(encoded) <= limit:
         return encoded.decode("utf-8")
     return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked binary frame (what a server sends) carrying ``payload``."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x82, length)) + payload
+    if length < 1 << 16:
+        return bytes((0x82, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((0x82, 127)) + length.to_bytes(8, "big") + payload
+
+
+def read_frame_head(data: bytes | bytearray, pos: int = 0) -> tuple[int, bool, int, int] | None:
+    """The frame header at ``pos``: ``(first byte, masked, payload start, payload end)``.
+
+    None while ``data`` ends inside the header. The first byte holds FIN (0x80),
+    the three RSV bits and the opcode (low 4 bits); a masked frame's 4-byte key
+    sits just before its payload. ``payload end`` may lie past ``len(data)``:
+    the payload has not all arrived yet.
+    """
+    available = len(data) - pos
+    if available < 2:
+        return None
+    first, second = data[pos], data[pos + 1]
+    length, start = second & 0x7F, pos + 2
+    if length >= 126:
+        width = 2 if length == 126 else 8
+        if available < 2 + width:
+            return None
+        length = int.from_bytes(data[start : start + width], "big")
+        start += width
+    masked = second >= 0x80
+    if masked:
+        start += MASK_BYTES
+        if start > len(data):
+            return None
+    return first, masked, start, start + length

@@ -335,9 +335,20 @@ def _uint(data: bytes, pos: int) -> tuple[int, int]:
     return read_varuint(data, pos)
 
 
+def _skip_uint(data: bytes, pos: int) -> int:
+    """The position after the varuint at ``pos``, without decoding it (client ids: 5 to 8 bytes)."""
+    start = pos
+    while data[pos] >= 0x80:
+        pos += 1
+    # Up to 7 bytes is under 2^49; an 8th byte under 0x10 keeps it at most 2^53 - 1.
+    if pos - start < 7 or (pos - start == 7 and data[pos] < 0x10):
+        return pos + 1
+    return read_varuint(data, start)[1]  # raises, saying why
+
+
 def check_clocks(update: bytes) -> None:
     """Raise :class:`ProtocolError` if a struct or deleted range of ``update`` ends past
-    :data:`MAX_CLOCK` (see the comment above). 1-2 us for one keystroke's update."""
+    :data:`MAX_CLOCK` (see the comment above). About 1.5 us for one keystroke's update."""
     try:
         _check_clocks(update)
     except IndexError:
@@ -345,28 +356,32 @@ def check_clocks(update: bytes) -> None:
 
 
 def _check_clocks(update: bytes) -> None:
+    # Hot: the server runs this on every update it relays, so the common cases are
+    # inlined (one-byte numbers, ids skipped undecoded); the client id is decoded
+    # only to say whose items overflow.
     groups, pos = _uint(update, 0)
     for _ in range(groups):
         structs, pos = _uint(update, pos)
-        client, pos = _uint(update, pos)
+        client_at = pos
+        pos = _skip_uint(update, pos)
         clock, pos = _uint(update, pos)
         for _ in range(structs):
             info = update[pos]
-            pos += 1
             ref = info & 0x1F
             if ref in (_GC, _SKIP):
-                length, pos = _uint(update, pos)
+                length, pos = _uint(update, pos + 1)
             else:
-                if info & _ITEM_ORIGIN:
-                    pos = _uint(update, _uint(update, pos)[1])[1]
+                pos += 1
+                if info & _ITEM_ORIGIN:  # an id: client, clock
+                    pos = _skip_uint(update, _skip_uint(update, pos))
                 if info & _ITEM_RIGHT_ORIGIN:
-                    pos = _uint(update, _uint(update, pos)[1])[1]
+                    pos = _skip_uint(update, _skip_uint(update, pos))
                 if not info & (_ITEM_ORIGIN | _ITEM_RIGHT_ORIGIN):
                     root, pos = _uint(update, pos)
                     if root == 1:
                         pos = _skip_string(update, pos)[1]
                     else:
-                        pos = _uint(update, _uint(update, pos)[1])[1]
+                        pos = _skip_uint(update, _skip_uint(update, pos))
                     if info & _ITEM_PARENT_SUB:
                         pos = _skip_string(update, pos)[1]
                 if ref == _STRING:  # the usual case, inlined
@@ -376,6 +391,7 @@ def _check_clocks(update: bytes) -> None:
                     length, pos = _content_length(update, pos, ref)
             clock += length
             if clock > MAX_CLOCK:
+                client = read_varuint(update, client_at)[0]
                 raise ProtocolError(
                     f"client {client}'s items reach clock {clock}, past the limit 2^30"
                 )

@@ -92,15 +92,16 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pycrdt import merge_updates
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Event
+from websockets.frames import Frame, Opcode, apply_mask
+from websockets.protocol import Event, State
 
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
 from rtlab.topics.collaboration.interface import Outgoing, RoomFactory, RoomLogic, learner_module
 from rtlab.wire import yjs as protocol
+from rtlab.wire.websocket import binary_frame, read_frame_head
 
 __all__ = ["CLOSE_INVALID", "CLOSE_SLOW", "CLOSE_TEXT", "Peer", "RoomLogic", "SyncServer"]
 
@@ -127,22 +128,39 @@ def solution_room() -> RoomFactory:
 
 
 class RelayConnection(ServerConnection):
-    """A websockets connection that hands each binary message to ``on_message`` as it is read.
+    """A websockets connection that hands each binary message to ``on_message`` as it arrives.
 
-    ``recv()`` queues each message and wakes the handler's task for it: a task
-    switch and an event-loop turn per message, which a relay does not need.
-    Only what ``on_message`` does not take goes that way: text and fragmented
-    messages, everything once ``on_message`` is None, and whatever follows
-    while earlier messages still wait for ``recv()`` (so the order holds).
-    After each read, ``after_read`` runs (the server writes what it queued).
-    ``process_event`` is websockets' own hook, not public API: websockets is
-    pinned in requirements.txt, and tests/test_collab_fanout.py covers the
-    order and the refusals.
+    websockets parses every frame with a generator coroutine, queues each
+    message for ``recv()`` and wakes the handler's task for it: several
+    microseconds of Python and an event-loop turn per message, which a relay
+    forwarding small updates one at a time pays on every edit. So once the
+    opening handshake is done, this connection splits the byte stream into
+    frames itself (a header is 2 to 14 bytes: :func:`rtlab.wire.websocket.read_frame_head`)
+    and unmasks a complete, unfragmented binary frame straight into
+    ``on_message``. Every other frame (ping, pong, close, text, fragments, a
+    frame with RSV bits or no mask) goes to websockets whole, which answers it
+    as usual, so websockets always sees frame boundaries and stays in charge of
+    the protocol: keepalive, the closing handshake, and 1002/1009 refusals.
+    It takes over the stream for good (nothing is split any more) when the
+    connection starts closing, when a frame is over ``max_size`` (so it is never
+    buffered here) and when a client sent bytes after its handshake request
+    before the answer (websockets may hold part of a frame then).
+
+    Binary messages go to ``recv()`` instead while ``on_message`` is None, and
+    while earlier messages still wait there (so the order holds). After each
+    read, ``after_read`` runs (the server writes what it queued).
+    ``process_event`` and ``protocol`` are websockets' own, not public API:
+    websockets is pinned in requirements.txt, and tests/test_collab_fanout.py
+    covers the order, the refusals and frames split anywhere.
     """
 
     on_message: Callable[[bytes], None] | None = None
     after_read: Callable[[], None] | None = None
     waiting = 0  # messages handed to recv() and not taken yet
+    _splitting = False  # this connection splits frames (see the class docstring)
+    _can_split = True  # False: websockets takes every byte from now on
+    _request = b""  # the bytes received before the handshake completed
+    _partial = b""  # the start of a frame whose end has not arrived yet
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -169,10 +187,71 @@ class RelayConnection(ServerConnection):
 
     def data_received(self, data: bytes) -> None:
         try:
-            super().data_received(data)
+            if self._splitting:
+                self._split(data)
+            elif self._can_split and self.protocol.state is State.OPEN:
+                self._splitting = True
+                self._split(data)
+            else:
+                if self.protocol.state is State.CONNECTING:
+                    self._watch_request(data)
+                super().data_received(data)
         finally:
             if self.after_read is not None:
                 self.after_read()
+
+    def _watch_request(self, data: bytes) -> None:
+        """Give up splitting if anything follows the request before the answer."""
+        self._request += data
+        end = self._request.find(b"\r\n\r\n")
+        if (end != -1 and end + 4 < len(self._request)) or len(self._request) > READ_SIZE:
+            self._can_split = False
+
+    def _split(self, data: bytes) -> None:
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        protocol = self.protocol
+        limit = protocol.max_message_size
+        if protocol.max_fragment_size is not None:
+            limit = min(limit or protocol.max_fragment_size, protocol.max_fragment_size)
+        pos, size = 0, len(data)
+        while pos < size:
+            head = read_frame_head(data, pos)
+            if protocol.state is not State.OPEN or (
+                head is not None and limit is not None and head[3] - head[2] > limit
+            ):
+                self._splitting = self._can_split = False  # websockets takes it from here
+                super().data_received(data[pos:])
+                return
+            if head is None or head[3] > size:
+                break  # the rest of the frame is still on its way
+            first, masked, start, end = head
+            if (
+                first == 0x82 and masked and self.on_message is not None
+                and not self.waiting and protocol.current_size is None
+            ):  # a whole binary message, as a client must send it
+                self.on_message(apply_mask(data[start:end], data[start - 4 : start]))
+            else:
+                super().data_received(data[pos:end])
+            pos = end
+        self._partial = data[pos:]
+
+    def eof_received(self) -> bool | None:
+        if self._partial:  # a frame cut short: websockets reports it as it would
+            partial, self._partial = self._partial, b""
+            super().data_received(partial)
+        return super().eof_received()
+
+    def send_now(self, message: bytes) -> bool:
+        """Write ``message`` as one binary frame now; False if the connection is closing.
+
+        What ``broadcast`` does for one connection, minus its per-call work.
+        """
+        if self.protocol.state is not State.OPEN or self.transport.is_closing():
+            return False
+        self.transport.write(binary_frame(message))
+        return True
 
 
 class Peer:
@@ -512,7 +591,7 @@ class SyncServer:
                 return  # still flushing: _drain carries on
             message = take_next(peer, self.merge_run)
             peer.next_check = min(peer.next_check, max(limit, peer.queued_bytes + limit // 2))
-            broadcast((conn,), message)  # skips a connection that is closing
+            conn.send_now(message)  # writes nothing to a connection that is closing
             peer.sent += 1
             self._note(peer, "out", message)
         peer.flushing = False
