@@ -178,8 +178,32 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
         seen = _verified.get(data)
         if seen is not None:  # the server checked it, now its room parses it again
             return seen
+    kind: Kind
+    size = len(data)
+    if size > 3 and data[0] == SYNC and data[1] == UPDATE and data[2] == size - 3 < 0x80:
+        kind, payload = "update", data[3:]  # a keystroke: a one-byte length, no varint to read
+    else:
+        kind, payload = _split(data)
+    if check_update:
+        if kind == "step1":
+            decode_state_vector(payload)
+        elif kind in ("step2", "update"):
+            check_yjs_update(payload)
+        else:
+            decode_awareness(payload)
+    parsed = Message(kind, payload)
+    if check_update and len(data) <= _VERIFIED_SIZE:
+        if len(_verified) >= _VERIFIED_COUNT:
+            del _verified[next(iter(_verified))]  # the oldest
+        _verified[data] = parsed
+    return parsed
+
+
+def _split(data: bytes) -> tuple[Kind, bytes]:
+    """The kind and payload of one message: the framing checks of :func:`parse`."""
     if not data:
         raise ProtocolError("empty message: expected a varuint message type")
+    kind: Kind
     mtype, pos = read_varuint(data)
     if mtype == SYNC:
         step, pos = read_varuint(data, pos)
@@ -194,19 +218,7 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
         raise ProtocolError(f"unknown message type {mtype} (expected 0 sync or 1 awareness)")
     if pos != len(data):
         raise ProtocolError(f"{len(data) - pos} unexpected bytes after the {kind} message")
-    if check_update:
-        if kind == "step1":
-            decode_state_vector(payload)
-        elif kind in ("step2", "update"):
-            check_yjs_update(payload)
-        else:
-            decode_awareness(payload)
-    parsed = Message(kind, payload)
-    if check_update and len(data) <= _VERIFIED_SIZE:
-        if len(_verified) >= _VERIFIED_COUNT:
-            del _verified[next(iter(_verified))]  # the oldest
-        _verified[data] = parsed
-    return parsed
+    return kind, payload
 
 
 # Messages that passed the strict check, so that the second parse of one message

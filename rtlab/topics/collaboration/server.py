@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import socket
@@ -94,8 +95,13 @@ from urllib.parse import quote, unquote, urlsplit
 from pycrdt import merge_updates
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode, apply_mask
+from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, State
+
+try:  # websockets' C unmasking, as websockets itself uses it
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without the extension
+    from websockets.utils import apply_mask
 
 from rtlab.live.registry import forget, raise_collected, register
 from rtlab.live.server import LiveServer
@@ -237,11 +243,11 @@ class RelayConnection(ServerConnection):
             pos = end
         self._partial = data[pos:]
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._partial:  # a frame cut short: websockets reports it as it would
             partial, self._partial = self._partial, b""
             super().data_received(partial)
-        return super().eof_received()
+        super().eof_received()
 
     def send_now(self, message: bytes) -> bool:
         """Write ``message`` as one binary frame now; False if the connection is closing.
@@ -452,7 +458,7 @@ class SyncServer:
         members[peer.id] = peer
         try:
             if self._apply(peer, room.join, peer.id):
-                conn.on_message = lambda frame: self._on_message(peer, room, frame)
+                conn.on_message = functools.partial(self._on_message, peer, room)
                 conn.after_read = self._after_read
                 await self._read(peer, room)
             else:
@@ -496,7 +502,8 @@ class SyncServer:
         if isinstance(frame, str):
             return CLOSE_TEXT, "y-protocols messages are binary; got a text frame"
         peer.received += 1
-        self._note(peer, "in", frame)
+        if self.record:
+            self._note(peer, "in", frame)
         try:
             protocol.parse(frame)
         except protocol.ProtocolError as error:
@@ -593,7 +600,8 @@ class SyncServer:
             peer.next_check = min(peer.next_check, max(limit, peer.queued_bytes + limit // 2))
             conn.send_now(message)  # writes nothing to a connection that is closing
             peer.sent += 1
-            self._note(peer, "out", message)
+            if self.record:
+                self._note(peer, "out", message)
         peer.flushing = False
 
     async def _drain(self, peer: Peer) -> None:
@@ -608,8 +616,7 @@ class SyncServer:
         await peer.conn.close(code, reason)
 
     def _note(self, peer: Peer, direction: str, message: bytes) -> None:
-        if self.record:
-            self.log.append((time.monotonic() - self.t0, peer.room, peer.id, direction, message))
+        self.log.append((time.monotonic() - self.t0, peer.room, peer.id, direction, message))
 
     # -- observing ------------------------------------------------------------
     def timeline(self, room: str | None = None) -> list[str]:
@@ -665,6 +672,10 @@ def merge_run(peer: Peer, run: list[bytes]) -> bytes:
 
 def take_next(peer: Peer, most: int) -> bytes:
     """Pop the next message to send; a run of up to ``most`` queued updates goes out as one."""
+    if len(peer.queue) == 1:  # one edit at a time: nothing to merge
+        message = peer.queue.popleft()
+        peer.queued_bytes -= len(message)
+        return message
     run: list[bytes] = []
     while peer.queue and peer.queue[0].startswith(UPDATE_PREFIX) and len(run) < most:
         run.append(peer.queue.popleft())
