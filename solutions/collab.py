@@ -91,7 +91,13 @@ class Room:
         # step 2 or update: merge it, then relay what it changed (nothing for a duplicate)
         self._changed.clear()
         self.doc.apply_update(parsed.payload)
-        return [(c, sync_update(u)) for u in self._changed for c in others]
+        out: Outgoing = []
+        for change in self._changed:
+            # A change that is not just what the client sent holds something it lacks:
+            # a deletion someone sent before the item it deletes, held back until now.
+            told = others if change == parsed.payload else [*others, client]
+            out += [(c, sync_update(change)) for c in told]
+        return out
 
     def leave(self, client: Hashable) -> Outgoing:
         self.members.discard(client)

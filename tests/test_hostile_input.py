@@ -307,13 +307,10 @@ def test_the_reference_upload_receiver_refuses_deep_json_with_1007() -> None:
 
 # Found by `make fuzz` (tests/test_fuzz_servers.py, long profile): a client may delete
 # items that do not exist yet. The room holds the deletion pending and applies it when
-# the author's item arrives, but relays what changed to the *others* only, so the author
-# never hears of it and shows a text nobody else has, for good. (A raw-relaying server,
-# like the Node one, sends the deletion to the author too.) The fix is the room logic's
-# (solutions/collab.py: tell the author as well, or refuse deletions past the room's
-# state vector), not the parser's, which cannot know the room's state.
-@pytest.mark.xfail(strict=True, reason="solutions/collab.py relays a pending deletion to the "
-                   "others only: its author diverges")
+# the author's item arrives. It relayed what changed to the *others* only, so the author
+# never heard of it and showed a text nobody else had, for good. (A raw-relaying server,
+# like the Node one, sends the deletion to the author too.) solutions/collab.py now
+# sends a change to its author as well when it is more than what the author sent.
 def test_a_deletion_of_an_authors_future_item_reaches_the_author_too() -> None:
     async def scenario() -> tuple[str, str]:
         server = await SyncServer.start("t-hostile-future-delete")
