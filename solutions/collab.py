@@ -93,10 +93,12 @@ class Room:
         self.doc.apply_update(parsed.payload)
         out: Outgoing = []
         for change in self._changed:
-            # A change that is not just what the client sent holds something it lacks:
-            # a deletion someone sent before the item it deletes, held back until now.
-            told = others if change == parsed.payload else [*others, client]
-            out += [(c, sync_update(change)) for c in told]
+            if change == parsed.payload:  # the usual case: relay the message as it came
+                out += [(c, message) for c in others]
+            else:  # it holds more, e.g. a deletion sent before its item and held until
+                # now, which the client lacks too
+                relayed = sync_update(change)
+                out += [(c, relayed) for c in [*others, client]]
         return out
 
     def leave(self, client: Hashable) -> Outgoing:

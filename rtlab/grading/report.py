@@ -91,9 +91,10 @@ class Report:
         done = sum(f.passed for f in self.findings)
         verdict = "all checks pass" if self.passed else f"{done} of {len(self.findings)} pass"
         level = f", {self.level}" if self.level else ""
+        scenarios = "scenario" if self.scenarios == 1 else "scenarios"
         return (
             f"{self.exercise}{level}: {verdict} "
-            f"({self.scenarios} seeded scenarios in {self.seconds:.2f} s)"
+            f"({self.scenarios} seeded {scenarios} in {self.seconds:.2f} s)"
         )
 
     def __str__(self) -> str:

@@ -40,21 +40,22 @@ until the receiver had everything, server CPU per edit, peak RSS:
 =====================  ========================  ========================
 server                 one-per-turn              bursts
 =====================  ========================  ========================
-course (merged)        4,872/s  71 us   35 MB    52,064/s  19 us   35 MB
-course, unmerged       4,875/s  73 us   35 MB    14,646/s  38 us   35 MB
-pycrdt-websocket       2,198/s  215 us  36 MB     5,571/s  82 us   36 MB
-@y/websocket-server    6,498/s  52 us   101 MB    7,581/s  41 us   122 MB
+course (merged)        6,820/s  58 us   34 MB    94,387/s  11 us   35 MB
+course, unmerged       5,976/s  66 us   34 MB    18,832/s  31 us   35 MB
+pycrdt-websocket       3,272/s  216 us  36 MB     9,670/s  103 us  36 MB
+@y/websocket-server    6,227/s  67 us   105 MB   12,547/s  48 us   119 MB
 =====================  ========================  ========================
 
-(The course's merged server sent the receiver 188,834 messages one edit at a
-time, some edits being deletions that arrive together, and 4,114 in bursts.)
-In bursts the course's server spends under half of Node's CPU per edit. One
-edit at a time it spends about 1.35x Node's; before its send path was
-reworked, 1.8x (full trace, one run: 107 us against Node's 60 us, now 79 us;
+(The course's merged server sent the receiver 212,893 messages one edit at a
+time, some edits being deletions that arrive together, and 4,126 in bursts.)
+The course's server spends 0.87x Node's CPU per edit one edit at a time and
+0.22x in bursts. Before its receive and send paths were reworked it spent
+1.35x one edit at a time (71 us against Node's 52 us in the run of that day;
 see "Cost per message" in :mod:`rtlab.topics.collaboration.server`). Short
 runs overstate Node's CPU per edit: its JIT warms up over the first tens of
-thousands of edits. Under load (other jobs sharing the 2 cores) every figure
-moves by half or more: compare servers within one run, and use ``--repeat``.
+thousands of edits. Under load, or on a noisy virtual machine, every figure
+moves by a fifth or more from one run to the next: compare servers within
+one run, and use ``--repeat`` (the verdict line compares medians).
 """
 
 from __future__ import annotations
