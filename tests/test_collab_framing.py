@@ -136,8 +136,13 @@ async def closed_with(server: SyncServer, frame: bytes) -> tuple[int | None, str
         (masked(Opcode.BINARY, b"x" * 70_000), 1009, "exceeds limit of 65536 bytes"),
         (masked(Opcode.TEXT, b"hi"), 1003, "text frame"),
         (masked(Opcode.BINARY, b"\x00\x09"), 1007, "unknown sync step"),
+        (  # a whole message in the middle of a fragmented one
+            masked(Opcode.BINARY, b"\x00", fin=False) + masked(Opcode.BINARY, b"\x00\x00\x00"),
+            1002,
+            "expected a continuation frame",
+        ),
     ],
-    ids=["unmasked", "rsv-bit", "oversize", "text", "invalid-message"],
+    ids=["unmasked", "rsv-bit", "oversize", "text", "invalid-message", "inside-fragments"],
 )
 def test_a_frame_websockets_refuses_is_refused_with_its_code(frame, code, reason) -> None:
     async def scenario() -> None:

@@ -13,9 +13,12 @@ Hypothesis calls the test synchronously. `make fuzz` runs 10x the cases.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import os
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -34,6 +37,7 @@ from rtlab.learner import load_module
 from rtlab.live import stop_all
 from rtlab.topics.collaboration import SyncClient, SyncServer
 from rtlab.topics.collaboration.server import CLOSE_INVALID, CLOSE_TEXT
+from rtlab.wire import websocket as ws_wire
 from rtlab.wire import yjs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,21 +174,62 @@ sync_frames = st.one_of(
 )
 
 
-def test_the_sync_server_answers_every_frame_with_its_documented_code(loop) -> None:
-    async def setup() -> tuple[SyncServer, list[tuple[SyncClient, Text]]]:
-        server = await SyncServer.start("fuzz-collab")
-        editors = []
-        for client_id, name in zip(EDITORS, ("ada", "bob"), strict=True):
-            doc: Doc = Doc(client_id=client_id)
-            client = await SyncClient.start(server.room_url("fuzz"), doc, name=f"fuzz-{name}")
-            await client.wait_synced()
-            editors.append((client, doc.get("text", type=Text)))
-        (ada, a), (_, b) = editors
-        a += "start "  # the items hostile updates may delete exist before the first case
-        await ada.wait_for(lambda: str(b) == "start ")
-        return server, editors
+Editors = list[tuple[SyncClient, Text]]
 
-    server, editors = drive(loop, setup())
+
+async def _editors(name: str, room: str = "fuzz") -> tuple[SyncServer, Editors]:
+    """A sync server and two honest editors in ``room``, synced, with some text typed."""
+    server = await SyncServer.start(name)
+    editors = []
+    for client_id, who in zip(EDITORS, ("ada", "bob"), strict=True):
+        doc: Doc = Doc(client_id=client_id)
+        client = await SyncClient.start(server.room_url(room), doc, name=f"{name}-{who}")
+        await client.wait_synced()
+        editors.append((client, doc.get("text", type=Text)))
+    (ada, a), (_, b) = editors
+    a += "start "  # the items hostile updates may delete exist before the first case
+    await ada.wait_for(lambda: str(b) == "start ")
+    return server, editors
+
+
+async def _converged(server: SyncServer, editors: Editors, room: str) -> tuple[str, str, str]:
+    """Type once more, wait for both editors to agree, join a fresh client, stop the server
+    (raising any server bug); the three texts."""
+    (ada, a), (_, b) = editors
+    a += " done"
+    await ada.wait_for(lambda: str(a) == str(b) and str(a).endswith(" done"), 10)
+    fresh_doc: Doc = Doc(client_id=3)
+    fresh_text = fresh_doc.get("text", type=Text)
+    fresh = await SyncClient.start(server.room_url(room), fresh_doc, name="fuzz-fresh")
+    with contextlib.suppress(TimeoutError):  # the caller's assert says what differs
+        await fresh.wait_for(lambda: str(fresh_text) == str(a), 10)
+    await server.stop()
+    return str(a), str(b), str(fresh_text)
+
+
+async def open_by_hand(port: int, room: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened on a plain socket, so that any bytes at all can follow."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(f"GET /{room} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def read_server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The next frame from the server (unmasked, as a server must send): (first byte, payload)."""
+    data = await reader.readexactly(2)
+    while (head := ws_wire.read_frame_head(data)) is None or head[3] > len(data):
+        data += await reader.readexactly(1 if head is None else head[3] - len(data))
+    assert not head[1], "a server must not mask its frames"
+    return head[0], data[head[2]:head[3]]
+
+
+def test_the_sync_server_answers_every_frame_with_its_documented_code(loop) -> None:
+    server, editors = drive(loop, _editors("fuzz-collab"))
     step2 = bytes((yjs.SYNC, yjs.STEP2))
 
     async def one(frame: str | bytes) -> tuple[int | None, str]:
@@ -220,21 +265,105 @@ def test_the_sync_server_answers_every_frame_with_its_documented_code(loop) -> N
     case()
     tally.report("fuzz-collab")
 
-    async def finish() -> tuple[str, str, str]:
-        (ada, a), (_, b) = editors
-        a += " done"
-        await ada.wait_for(lambda: str(a) == str(b) and str(a).endswith(" done"), 10)
-        fresh_doc: Doc = Doc(client_id=3)
-        fresh_text = fresh_doc.get("text", type=Text)
-        fresh = await SyncClient.start(server.room_url("fuzz"), fresh_doc, name="fuzz-fresh")
-        with contextlib.suppress(TimeoutError):  # the assert below says what differs
-            await fresh.wait_for(lambda: str(fresh_text) == str(a), 10)
-        await server.stop()
-        return str(a), str(b), str(fresh_text)
-
-    ada_text, bob_text, fresh_text = drive(loop, finish(), 30)
+    ada_text, bob_text, fresh_text = drive(loop, _converged(server, editors, "fuzz"), 30)
     assert ada_text == bob_text == fresh_text, first_difference(ada_text, bob_text, fresh_text)
     assert ada_text.count("a") >= 250 and ada_text.count("b") >= 250  # every keystroke kept
+
+
+# The sync server splits frames itself once a connection is open (RelayConnection): the
+# byte stream below the frames is a parser a client reaches too. Each case is a stream of
+# frame-sized pieces, whole or broken, cut into reads at random points.
+def frame_bytes(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True,
+                rsv: int = 0, claimed: int | None = None) -> bytes:
+    """A frame as raw bytes, right or wrong: ``claimed`` is the length its header states."""
+    length = len(payload) if claimed is None else claimed
+    if length < 126:
+        head = bytes([length | (0x80 if mask else 0)])
+    elif length < 2**16:
+        head = bytes([126 | (0x80 if mask else 0)]) + length.to_bytes(2, "big")
+    else:
+        head = bytes([127 | (0x80 if mask else 0)]) + length.to_bytes(8, "big")
+    key = b"\x11\x22\x33\x44" if mask else b""
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if mask else payload
+    return bytes([(0x80 if fin else 0) | rsv | opcode]) + head + key + body
+
+
+good_pieces = st.one_of(
+    good_frames.map(lambda m: frame_bytes(0x2, m)),
+    st.binary(max_size=10).map(lambda b: frame_bytes(0x9, b)),  # ping
+    st.binary(max_size=10).map(lambda b: frame_bytes(0xA, b)),  # unsolicited pong
+    st.tuples(good_frames, st.integers(0, 8)).map(  # one message in two fragments
+        lambda mk: frame_bytes(0x2, mk[0][: mk[1]], fin=False) + frame_bytes(0x0, mk[0][mk[1]:])),
+)
+bad_pieces = st.one_of(
+    sync_frames.filter(lambda f: isinstance(f, bytes)).map(lambda m: frame_bytes(0x2, m)),
+    good_frames.map(lambda m: frame_bytes(0x2, m, mask=False)),  # clients must mask: 1002
+    good_frames.map(lambda m: frame_bytes(0x2, m, rsv=0x40)),  # no extension: 1002
+    st.sampled_from([0x3, 0x7, 0xB, 0xF]).map(lambda op: frame_bytes(op, b"x")),  # reserved
+    good_frames.map(lambda m: frame_bytes(0x0, m)),  # a continuation of nothing
+    good_frames.map(lambda m: frame_bytes(0x9, m * 10, fin=False)),  # a fragmented ping
+    st.integers(2**20 + 1, 2**63 - 1).map(lambda n: frame_bytes(0x2, b"", claimed=n)),  # 1009
+    st.text(max_size=5).map(lambda t: frame_bytes(0x1, t.encode())),  # text: 1003
+    st.binary(min_size=1, max_size=30),  # anything at all
+)
+CLOSE_CODES = {1000, 1002, 1003, 1007, 1009}  # 1000: the answer to our own close frame
+
+
+@st.composite
+def byte_streams(draw: st.DrawFn) -> tuple[bool, bytes, list[int]]:
+    """(every piece good, the stream, where to cut it into writes)."""
+    pieces = draw(st.lists(st.one_of(good_pieces.map(lambda p: (True, p)),
+                                     bad_pieces.map(lambda p: (False, p))),
+                           min_size=1, max_size=6))
+    stream = b"".join(p for _, p in pieces)
+    cuts = sorted(draw(st.lists(st.integers(1, max(1, len(stream) - 1)), max_size=6)))
+    return all(ok for ok, _ in pieces), stream, cuts
+
+
+def test_the_sync_server_survives_any_byte_stream_cut_anywhere(loop) -> None:
+    server, editors = drive(loop, _editors("fuzz-bytes"))
+    step2 = bytes((yjs.SYNC, yjs.STEP2))
+    probe = frame_bytes(0x2, yjs.sync_step1(b"\x00"))
+
+    async def one(stream: bytes, cuts: list[int]) -> list[tuple[int, bytes]]:
+        """Write the pieces with a pause between (separate reads), the probe, then EOF;
+        return every frame the server sent until it closed."""
+        for i, (_, text) in enumerate(editors):
+            text += "ab"[i]
+        reader, writer = await open_by_hand(server.port, "fuzz")
+        for start, end in itertools.pairwise([0, *cuts, len(stream)]):
+            writer.write(stream[start:end])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        writer.write(probe)
+        writer.write_eof()
+        frames = []
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                frames.append(await read_server_frame(reader))
+        writer.close()
+        return frames
+
+    tally = Tally()
+
+    @fuzz(120)
+    @given(byte_streams())
+    def case(drawn: tuple[bool, bytes, list[int]]) -> None:
+        good, stream, cuts = drawn
+        frames = drive(loop, one(stream, cuts))
+        closes = [payload for first, payload in frames if first & 0x0F == 0x8]
+        codes = [int.from_bytes(c[:2], "big") for c in closes if len(c) >= 2]
+        assert all(code in CLOSE_CODES for code in codes), codes  # never 1011
+        answered = any(first == 0x82 and p.startswith(step2) for first, p in frames)
+        if good:  # a clean stream, however cut: served to the end, the probe answered
+            assert answered and not codes, (codes, frames[-3:])
+        tally(f"closed {codes[0]}" if codes else "answered" if answered else "no answer")
+        server.check()
+
+    case()
+    tally.report("fuzz-bytes")
+    a, b, fresh = drive(loop, _converged(server, editors, "fuzz"), 30)
+    assert a == b == fresh, first_difference(a, b, fresh)
 
 
 # -- the SSE server (module 02) ---------------------------------------------------------------
