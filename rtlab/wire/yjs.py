@@ -37,8 +37,9 @@ default), checked before any of this runs.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pycrdt import get_state
 
@@ -132,9 +133,12 @@ def read_varbytes(data: bytes, pos: int, what: str) -> tuple[bytes, int]:
 
 
 # -- messages ------------------------------------------------------------------
-@dataclass(frozen=True)
-class Message:
-    """One parsed y-protocols message: its kind and its payload (without framing)."""
+class Message(NamedTuple):
+    """One parsed y-protocols message: its kind and its payload (without framing).
+
+    A named tuple rather than a dataclass: a relay makes one per message, and a
+    tuple is the cheapest immutable object to build.
+    """
 
     kind: Kind
     payload: bytes
@@ -171,31 +175,33 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
     messages must decode as a Yjs update, and an awareness payload must decode
     as awareness entries, so nothing malformed gets past this point.
     """
-    if not isinstance(message, (bytes, bytearray, memoryview)):
+    if type(message) is bytes:
+        data = message
+    elif isinstance(message, (bytearray, memoryview)):
+        data = bytes(message)
+    else:
         raise ProtocolError(f"expected bytes, got {type(message).__name__}")
-    data = bytes(message)
     if check_update:
         seen = _verified.get(data)
         if seen is not None:  # the server checked it, now its room parses it again
             return seen
-    kind: Kind
     size = len(data)
-    if size > 3 and data[0] == SYNC and data[1] == UPDATE and data[2] == size - 3 < 0x80:
-        kind, payload = "update", data[3:]  # a keystroke: a one-byte length, no varint to read
+    if size > 3 and data[2] == size - 3 < 0x80 and data[1] == UPDATE and data[0] == SYNC:
+        parsed = Message("update", data[3:])  # a keystroke: a one-byte length, no varint
     else:
-        kind, payload = _split(data)
+        parsed = Message(*_split(data))
     if check_update:
-        if kind == "step1":
-            decode_state_vector(payload)
-        elif kind in ("step2", "update"):
+        kind, payload = parsed
+        if kind == "update" or kind == "step2":
             check_yjs_update(payload)
+        elif kind == "step1":
+            decode_state_vector(payload)
         else:
             decode_awareness(payload)
-    parsed = Message(kind, payload)
-    if check_update and len(data) <= _VERIFIED_SIZE:
-        if len(_verified) >= _VERIFIED_COUNT:
-            del _verified[next(iter(_verified))]  # the oldest
-        _verified[data] = parsed
+        if size <= _VERIFIED_SIZE:
+            if len(_verified) >= _VERIFIED_COUNT:
+                _verified.clear()  # cheaper than evicting one by one; it refills at once
+            _verified[data] = parsed
     return parsed
 
 
@@ -340,22 +346,37 @@ def _content_length(data: bytes, pos: int, ref: int) -> tuple[int, int]:
 
 
 def _uint(data: bytes, pos: int) -> tuple[int, int]:
-    """:func:`read_varuint`, with the one-byte case (most numbers in an edit) inlined."""
+    """:func:`read_varuint`, with numbers under 2^21 (clocks, lengths) decoded inline."""
     byte = data[pos]  # IndexError past the end: check_clocks says "truncated"
     if byte < 0x80:
         return byte, pos + 1
+    second = data[pos + 1]
+    if second < 0x80:
+        return (byte & 0x7F) | second << 7, pos + 2
+    third = data[pos + 2]
+    if third < 0x80:
+        return (byte & 0x7F) | (second & 0x7F) << 7 | third << 14, pos + 3
     return read_varuint(data, pos)
 
 
+# A varuint of at most 2^53 - 1 (up to 7 bytes, or 8 whose last is under 0x10), and an
+# id (two of them: client, clock). Matching one is a single call, where a loop over the
+# bytes of an 8-byte client id (pycrdt's are 53-bit) costs a dozen steps of Python.
+_SAFE_UINT = rb"(?:[\x80-\xff]{0,6}[\x00-\x7f]|[\x80-\xff]{7}[\x00-\x0f])"
+_ONE_UINT = re.compile(_SAFE_UINT).match
+_TWO_UINTS = re.compile(_SAFE_UINT * 2).match
+
+
 def _skip_uint(data: bytes, pos: int) -> int:
-    """The position after the varuint at ``pos``, without decoding it (client ids: 5 to 8 bytes)."""
-    start = pos
-    while data[pos] >= 0x80:
-        pos += 1
-    # Up to 7 bytes is under 2^49; an 8th byte under 0x10 keeps it at most 2^53 - 1.
-    if pos - start < 7 or (pos - start == 7 and data[pos] < 0x10):
-        return pos + 1
-    return read_varuint(data, start)[1]  # raises, saying why
+    """The position after the varuint at ``pos``, without decoding it."""
+    found = _ONE_UINT(data, pos)
+    return found.end() if found else read_varuint(data, pos)[1]  # raises, saying why
+
+
+def _skip_id(data: bytes, pos: int) -> int:
+    """The position after the id (two varuints) at ``pos``, without decoding it."""
+    found = _TWO_UINTS(data, pos)
+    return found.end() if found else _skip_uint(data, _skip_uint(data, pos))
 
 
 def check_clocks(update: bytes) -> None:
@@ -384,16 +405,13 @@ def _check_clocks(update: bytes) -> None:
                 length, pos = _uint(update, pos + 1)
             else:
                 pos += 1
-                if info & _ITEM_ORIGIN:  # an id: client, clock
-                    pos = _skip_uint(update, _skip_uint(update, pos))
+                if info & _ITEM_ORIGIN:
+                    pos = _skip_id(update, pos)
                 if info & _ITEM_RIGHT_ORIGIN:
-                    pos = _skip_uint(update, _skip_uint(update, pos))
+                    pos = _skip_id(update, pos)
                 if not info & (_ITEM_ORIGIN | _ITEM_RIGHT_ORIGIN):
-                    root, pos = _uint(update, pos)
-                    if root == 1:
-                        pos = _skip_string(update, pos)[1]
-                    else:
-                        pos = _skip_uint(update, _skip_uint(update, pos))
+                    root, pos = _uint(update, pos)  # 1: a named root type, else an id
+                    pos = _skip_string(update, pos)[1] if root == 1 else _skip_id(update, pos)
                     if info & _ITEM_PARENT_SUB:
                         pos = _skip_string(update, pos)[1]
                 if ref == _STRING:  # the usual case, inlined

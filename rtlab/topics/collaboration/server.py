@@ -89,6 +89,7 @@ import functools
 import itertools
 import os
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -171,6 +172,7 @@ class RelayConnection(ServerConnection):
     _can_split = True  # False: websockets takes every byte from now on
     _request = b""  # the bytes received before the handshake completed
     _partial = b""  # the start of a frame whose end has not arrived yet
+    _limit = sys.maxsize  # the largest frame payload websockets would take (max_size)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -201,6 +203,8 @@ class RelayConnection(ServerConnection):
                 self._split(data)
             elif self._can_split and self.protocol.state is State.OPEN:
                 self._splitting = True
+                sizes = (self.protocol.max_message_size, self.protocol.max_fragment_size)
+                self._limit = min((n for n in sizes if n is not None), default=sys.maxsize)
                 self._split(data)
             else:
                 if self.protocol.state is State.CONNECTING:
@@ -221,21 +225,29 @@ class RelayConnection(ServerConnection):
         if self._partial:
             data = self._partial + data
             self._partial = b""
-        protocol = self.protocol
-        limit = protocol.max_message_size
-        if protocol.max_fragment_size is not None:
-            limit = min(limit or protocol.max_fragment_size, protocol.max_fragment_size)
+        protocol, limit = self.protocol, self._limit
         pos, size = 0, len(data)
+        if protocol.state is not State.OPEN:
+            return self._give_up(data)
         while pos < size:
+            if size - pos > 6 and data[pos] == 0x82 and 0x80 <= data[pos + 1] < 0xFE:
+                # The usual frame, read inline: a whole binary message under 126 bytes,
+                # masked (2 bytes of header, 4 of mask).
+                end = pos + 6 + data[pos + 1] - 0x80
+                if end > size:
+                    break  # the rest of the frame is still on its way
+                if (
+                    end - pos - 6 <= limit and self.on_message is not None
+                    and not self.waiting and protocol.current_size is None
+                ):
+                    self.on_message(apply_mask(data[pos + 6 : end], data[pos + 2 : pos + 6]))
+                    pos = end
+                    continue
             head = read_frame_head(data, pos)
-            if protocol.state is not State.OPEN or (
-                head is not None and limit is not None and head[3] - head[2] > limit
-            ):
-                self._splitting = self._can_split = False  # websockets takes it from here
-                super().data_received(data[pos:])
-                return
+            if head is not None and head[3] - head[2] > limit:
+                return self._give_up(data[pos:])  # websockets refuses it with 1009
             if head is None or head[3] > size:
-                break  # the rest of the frame is still on its way
+                break
             first, masked, start, end = head
             if (
                 first == 0x82 and masked and self.on_message is not None
@@ -244,8 +256,16 @@ class RelayConnection(ServerConnection):
                 self.on_message(apply_mask(data[start:end], data[start - 4 : start]))
             else:
                 super().data_received(data[pos:end])
+                if protocol.state is not State.OPEN:  # a close frame, or a refusal
+                    return self._give_up(data[end:])
             pos = end
         self._partial = data[pos:]
+
+    def _give_up(self, rest: bytes) -> None:
+        """From now on websockets reads every byte, starting with ``rest``."""
+        self._splitting = self._can_split = False
+        if rest:
+            super().data_received(rest)
 
     def eof_received(self) -> None:
         if self._partial:  # a frame cut short: websockets reports it as it would
@@ -260,7 +280,9 @@ class RelayConnection(ServerConnection):
         """
         if self.protocol.state is not State.OPEN or self.transport.is_closing():
             return False
-        self.transport.write(binary_frame(message))
+        length = len(message)  # the usual small message: its 2-byte header, inline
+        frame = bytes((0x82, length)) + message if length < 126 else binary_frame(message)
+        self.transport.write(frame)
         return True
 
 
@@ -435,8 +457,6 @@ class SyncServer:
             self.save(room)
 
     def _changed(self, room: str) -> None:
-        if self.store is None:
-            return
         self._dirty.add(room)
         if self._saver is None:
             self._saver = asyncio.get_running_loop().call_later(self.save_delay, self._save_due)
@@ -514,7 +534,8 @@ class SyncServer:
             return CLOSE_INVALID, str(error)
         if not self._apply(peer, room.receive, peer.id, frame):
             return peer.fault
-        self._changed(peer.room)
+        if self.store is not None:
+            self._changed(peer.room)
         return None
 
     def _after_read(self) -> None:
@@ -544,7 +565,8 @@ class SyncServer:
     def _enqueue(self, peer: Peer, message: bytes) -> None:
         peer.queue.append(message)
         peer.queued_bytes += len(message)
-        peer.most_queued_bytes = max(peer.most_queued_bytes, peer.queued_bytes)
+        if peer.queued_bytes > peer.most_queued_bytes:
+            peer.most_queued_bytes = peer.queued_bytes
         if peer.queued_bytes > peer.next_check:
             compact(peer, self.merge_run)
             # A sync step 2 may be big (it carries the whole document to a newcomer)
@@ -590,10 +612,10 @@ class SyncServer:
     def _flush(self, peer: Peer) -> None:
         """Write the peer's queue straight to its socket until the socket pushes back.
 
-        websockets' ``broadcast`` writes a frame without ``send()``'s task-side
-        machinery; flow control is ours: when the transport's buffer passes its
-        high-water mark (``paused``), the rest waits in the queue, where it
-        merges and is bounded by ``max_queue_bytes``, until the socket drains.
+        Each message is one write of a whole frame (:meth:`RelayConnection.send_now`);
+        flow control is ours: when the transport's buffer passes its high-water
+        mark (``paused``), the rest waits in the queue, where it merges and is
+        bounded by ``max_queue_bytes``, until the socket drains.
         """
         conn, limit = peer.conn, self.max_queue_bytes
         while peer.queue and not peer.cut:
@@ -601,7 +623,8 @@ class SyncServer:
                 peer.drainer = asyncio.get_running_loop().create_task(self._drain(peer))
                 return  # still flushing: _drain carries on
             message = take_next(peer, self.merge_run)
-            peer.next_check = min(peer.next_check, max(limit, peer.queued_bytes + limit // 2))
+            if peer.next_check > limit:  # the backlog shrank: check it again sooner
+                peer.next_check = min(peer.next_check, max(limit, peer.queued_bytes + limit // 2))
             conn.send_now(message)  # writes nothing to a connection that is closing
             peer.sent += 1
             if self.record:
