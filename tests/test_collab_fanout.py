@@ -188,6 +188,10 @@ def test_the_benchmark_measures_both_arrival_patterns_in_separate_server_process
     results = asyncio.run(asyncio.wait_for(
         bench.run_all(updates, patterns=list(bench.PATTERNS), servers=["course"]), 60))
     assert [r.pattern for r in results] == list(bench.PATTERNS)
+    # The same server on uvloop (the course-uvloop row) relays everything too.
+    on_uvloop = asyncio.run(asyncio.wait_for(
+        bench.run_all(updates, patterns=["one-per-turn"], servers=["course-uvloop"]), 60))
+    assert on_uvloop[0].converged and on_uvloop[0].server == "course-uvloop", on_uvloop[0].row()
     for result in results:
         assert result.converged and result.missing_chars == 0, result.row()
         assert result.cpu_per_edit is not None and result.cpu_per_edit > 0  # ns precision

@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -88,7 +89,8 @@ QUIET_LIMIT = 10.0  # seconds without a message before the receiver gives up
 # Edits the sender may be ahead of the receiver by default: far below pycrdt-websocket's
 # 65,536-update buffer, so the run measures speed; --window 0 shows what a burst does.
 WINDOW = 5_000
-SERVERS = ("course", "course-unmerged", "pycrdt-websocket", "node")
+SERVERS = ("course", "course-uvloop", "course-unmerged", "pycrdt-websocket", "node")
+COURSE_SERVERS = SERVERS[:3]
 
 
 # -- the edits ----------------------------------------------------------------
@@ -523,7 +525,7 @@ def compare(results: list[RelayResult], patterns: list[str]) -> None:
     for pattern in patterns:
         runs = [r for r in results if r.pattern == pattern]
         node_cpu = median_cpu(runs, "node")
-        for kind in ("course", "course-unmerged"):
+        for kind in COURSE_SERVERS:
             ours = median_cpu(runs, kind)
             mine = [r for r in runs if r.server == kind]
             if ours is None or node_cpu is None or not mine:
@@ -557,7 +559,11 @@ def bench_collab(
     if edits is not None:
         updates = updates[:edits]
     patterns = patterns or list(PATTERNS)
-    kinds = [k for k in servers or SERVERS if k != "node" or node.missing() is None]
+    kinds = [
+        k for k in servers or SERVERS
+        if (k != "node" or node.missing() is None)
+        and (k != "course-uvloop" or importlib.util.find_spec("uvloop") is not None)
+    ]
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
     print(f"Yjs relay: {len(updates):,} edits of the {TRACE} trace (one update each; {how}), "
@@ -587,10 +593,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each server and pattern")
     parser.add_argument("--profile", type=Path, default=None,
                         help="folder for cProfile stats of the course's servers (slows them)")
-    parser.add_argument("--serve", choices=SERVERS[:3], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=SERVERS[:4], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve_until_stdin_closes(args.serve, args.profile and str(args.profile)))
+        serving = serve_until_stdin_closes(args.serve, args.profile and str(args.profile))
+        if args.serve == "course-uvloop":
+            import uvloop  # libuv's event loop, as Node's server runs on
+
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
         return 0
     bench_collab(args.edits, args.pattern, args.server, args.repeat, args.profile,
                  args.window)
