@@ -40,6 +40,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rtlab import course
+from rtlab.live.standalone import run_standalone
 from rtlab.topics.collaboration import SyncClient, SyncServer
 
 __all__ = ["CLOSE_TOKEN_MISSING", "CLOSE_TOKEN_WRONG", "Classroom", "main_classroom",
@@ -229,7 +230,7 @@ def main_classroom(host: str = "127.0.0.1", port: int = 8765, token: str | None 
         print(text, flush=True)
 
     try:
-        asyncio.run(run(host, port, token, room, say))
+        run_standalone(run(host, port, token, room, say))
     except KeyboardInterrupt:
         say("\nClassroom closed.")
     except OSError as error:

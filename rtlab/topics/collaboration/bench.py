@@ -63,7 +63,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import sys
@@ -79,6 +78,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from rtlab import course
+from rtlab.live.standalone import run_standalone, uvloop_available
 from rtlab.topics.collaboration import node, traces
 from rtlab.wire import yjs as protocol
 
@@ -562,7 +562,7 @@ def bench_collab(
     kinds = [
         k for k in servers or SERVERS
         if (k != "node" or node.missing() is None)
-        and (k != "course-uvloop" or importlib.util.find_spec("uvloop") is not None)
+        and (k != "course-uvloop" or uvloop_available())
     ]
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
@@ -597,12 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         serving = serve_until_stdin_closes(args.serve, args.profile and str(args.profile))
-        if args.serve == "course-uvloop":
-            import uvloop  # libuv's event loop, as Node's server runs on
-
-            uvloop.run(serving)
-        else:
-            asyncio.run(serving)
+        run_standalone(serving, uvloop=args.serve == "course-uvloop")
         return 0
     bench_collab(args.edits, args.pattern, args.server, args.repeat, args.profile,
                  args.window)

@@ -166,6 +166,7 @@ class RelayConnection(ServerConnection):
     """
 
     on_message: Callable[[bytes], None] | None = None
+    alone = False  # the message on_message has is all that this read brought
     after_read: Callable[[], None] | None = None
     waiting = 0  # messages handed to recv() and not taken yet
     _splitting = False  # this connection splits frames (see the class docstring)
@@ -240,7 +241,9 @@ class RelayConnection(ServerConnection):
                     end - pos - 6 <= limit and self.on_message is not None
                     and not self.waiting and protocol.current_size is None
                 ):
+                    self.alone = pos == 0 and end == size
                     self.on_message(apply_mask(data[pos + 6 : end], data[pos + 2 : pos + 6]))
+                    self.alone = False
                     pos = end
                     continue
             head = read_frame_head(data, pos)
@@ -346,6 +349,7 @@ class SyncServer:
         self._saver: asyncio.TimerHandle | None = None
         self._unflushed: list[Peer] = []  # peers with something queued to write
         self._reading = False  # inside a connection's read: it flushes when done
+        self._alone = False  # handling the only message of a read (see _enqueue)
         self._flush_soon = False  # a flush of _unflushed is scheduled
         self._live: LiveServer | None = None
         self.t0 = time.monotonic()
@@ -513,7 +517,9 @@ class SyncServer:
     def _on_message(self, peer: Peer, room: RoomLogic, frame: bytes) -> None:
         """A message, handled as soon as websockets has read it (no task switch)."""
         self._reading = True  # the connection calls _after_read when its read is done
+        self._alone = peer.conn.alone
         refused = self._receive(peer, room, frame)
+        self._alone = False
         if refused is not None:
             peer.refused = True
             peer.conn.on_message = None  # what follows goes to _read, which skips it
@@ -563,6 +569,14 @@ class SyncServer:
         return True
 
     def _enqueue(self, peer: Peer, message: bytes) -> None:
+        if self._alone and not peer.flushing and not peer.queue and not peer.conn.paused:
+            # The only message of its read, to a peer with nothing waiting: there is
+            # nothing to merge it with, so it goes out now.
+            peer.conn.send_now(message)
+            peer.sent += 1
+            if self.record:
+                self._note(peer, "out", message)
+            return
         peer.queue.append(message)
         peer.queued_bytes += len(message)
         if peer.queued_bytes > peer.most_queued_bytes:
