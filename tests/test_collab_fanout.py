@@ -192,6 +192,9 @@ def test_the_benchmark_measures_both_arrival_patterns_in_separate_server_process
     on_uvloop = asyncio.run(asyncio.wait_for(
         bench.run_all(updates, patterns=["one-per-turn"], servers=["course-uvloop"]), 60))
     assert on_uvloop[0].converged and on_uvloop[0].server == "course-uvloop", on_uvloop[0].row()
+    # The deterministic figure: bytecodes per relayed update (about a thousand today).
+    count = asyncio.run(bench.bytecodes_per_message(updates, warm=100, counted=100))
+    assert 100 < count < 100_000, count
     for result in results:
         assert result.converged and result.missing_chars == 0, result.row()
         assert result.cpu_per_edit is not None and result.cpu_per_edit > 0  # ns precision

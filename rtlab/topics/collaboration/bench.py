@@ -5,7 +5,9 @@ typed once and cached) from a sender to a receiver through, in one run:
 
 (a) the course's :class:`~rtlab.topics.collaboration.server.SyncServer` with the reference
     room logic, as configured by default (a backlog of updates goes out merged, up to 64 in one
-    message) and with one message per update (``merge_run=1``), like the others;
+    message), the same on uvloop (libuv's event loop, as Node's server runs on; see
+    :mod:`rtlab.live.standalone`), and with one message per update (``merge_run=1``), like
+    the others;
 (b) pycrdt-websocket's ``WebsocketServer`` as shipped (with a channel adapter
     for websockets' ``ServerConnection``);
 (c) the Node.js reference server, ``@y/websocket-server`` (if node is installed);
@@ -40,22 +42,27 @@ until the receiver had everything, server CPU per edit, peak RSS:
 =====================  ========================  ========================
 server                 one-per-turn              bursts
 =====================  ========================  ========================
-course (merged)        6,820/s  58 us   34 MB    94,387/s  11 us   35 MB
-course, unmerged       5,976/s  66 us   34 MB    18,832/s  31 us   35 MB
-pycrdt-websocket       3,272/s  216 us  36 MB     9,670/s  103 us  36 MB
-@y/websocket-server    6,227/s  67 us   105 MB   12,547/s  48 us   119 MB
+course (merged)        8,491/s  46 us   34 MB   109,738/s   9 us   35 MB
+course on uvloop       8,574/s  43 us   37 MB   100,251/s  10 us   37 MB
+course, unmerged       7,032/s  57 us   34 MB    21,928/s  23 us   35 MB
+pycrdt-websocket       4,604/s  155 us  36 MB    10,717/s  93 us   37 MB
+@y/websocket-server    7,881/s  50 us   102 MB   16,743/s  34 us   152 MB
 =====================  ========================  ========================
 
-(The course's merged server sent the receiver 212,893 messages one edit at a
-time, some edits being deletions that arrive together, and 4,126 in bursts.)
-The course's server spends 0.87x Node's CPU per edit one edit at a time and
-0.22x in bursts. Before its receive and send paths were reworked it spent
-1.35x one edit at a time (71 us against Node's 52 us in the run of that day;
-see "Cost per message" in :mod:`rtlab.topics.collaboration.server`). Short
-runs overstate Node's CPU per edit: its JIT warms up over the first tens of
-thousands of edits. Under load, or on a noisy virtual machine, every figure
-moves by a fifth or more from one run to the next: compare servers within
-one run, and use ``--repeat`` (the verdict line compares medians).
+(The course's merged server sent the receiver 228,461 messages one edit at a
+time, some edits being deletions that arrive together, and 4,143 in bursts.)
+The course's server, as configured by default, spends 0.92x Node's CPU per
+edit one edit at a time (0.86x on uvloop) and 0.26x in bursts; the verdict
+lines judge these two rows. With merging switched off it spends 1.14x one
+edit at a time. Three more full runs one edit at a time, medians: course
+50 us, on uvloop 45 us, Node 54 us. Before its receive and send paths were
+reworked the course's server spent 1.35x (71 us against Node's 52 us in the
+run of that day; see "Cost per message" in
+:mod:`rtlab.topics.collaboration.server`). Short runs overstate Node's CPU
+per edit: its JIT warms up over the first tens of thousands of edits. Under
+load, or on a noisy virtual machine, every figure moves by a fifth or more
+from one run to the next: compare servers within one run, and use
+``--repeat`` (the verdict lines compare medians).
 """
 
 from __future__ import annotations
@@ -90,7 +97,9 @@ QUIET_LIMIT = 10.0  # seconds without a message before the receiver gives up
 # 65,536-update buffer, so the run measures speed; --window 0 shows what a burst does.
 WINDOW = 5_000
 SERVERS = ("course", "course-uvloop", "course-unmerged", "pycrdt-websocket", "node")
-COURSE_SERVERS = SERVERS[:3]
+# The course's server as configured by default, on each event loop: the verdict is theirs.
+# (course-unmerged, merging switched off, is a row to compare, like pycrdt-websocket.)
+JUDGED = ("course", "course-uvloop")
 
 
 # -- the edits ----------------------------------------------------------------
@@ -525,7 +534,7 @@ def compare(results: list[RelayResult], patterns: list[str]) -> None:
     for pattern in patterns:
         runs = [r for r in results if r.pattern == pattern]
         node_cpu = median_cpu(runs, "node")
-        for kind in COURSE_SERVERS:
+        for kind in JUDGED:
             ours = median_cpu(runs, kind)
             mine = [r for r in runs if r.server == kind]
             if ours is None or node_cpu is None or not mine:
@@ -534,6 +543,52 @@ def compare(results: list[RelayResult], patterns: list[str]) -> None:
             print(f"  {pattern}: {kind} server CPU/edit {ours * 1e6:.0f} us vs node "
                   f"{node_cpu * 1e6:.0f} us ({ours / node_cpu:.2f}x); every run converged and "
                   f"at or under Node: {'yes' if ok else 'NO'}")
+
+
+async def bytecodes_per_message(
+    updates: list[bytes], warm: int = 2000, counted: int = 1000
+) -> float:
+    """Python bytecodes the course's server runs per relayed update: a figure that, unlike
+    CPU time on a shared machine, does not move from run to run (same Python, same pycrdt).
+
+    An in-process server and two real clients; each update is handed to the sender's
+    connection as one read (as one edit at a time arrives), the receiver's writes
+    are dropped, and ``sys.settrace`` counts opcodes over ``counted`` updates.
+    """
+    from websockets.frames import Frame, Opcode
+
+    from rtlab.topics.collaboration.server import SyncServer
+
+    frames = [Frame(Opcode.BINARY, protocol.sync_update(u)).serialize(mask=True, extensions=[])
+              for u in updates[: warm + counted]]
+    server = await SyncServer.start("bench-bytecodes")
+    clients = [await connect(server.room_url("count"), proxy=None) for _ in range(2)]
+    await asyncio.sleep(0.1)  # both have joined
+    sender, receiver = (peer.conn for peer in server.members["count"].values())
+    receiver.transport.write = lambda data: None  # type: ignore[method-assign]
+    opcodes = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal opcodes
+        frame.f_trace_opcodes = True
+        opcodes += event == "opcode"
+        return trace
+
+    try:
+        for data in frames[:warm]:
+            sender.data_received(data)
+        sys.settrace(trace)
+        try:
+            for data in frames[warm:]:
+                sender.data_received(data)
+        finally:
+            sys.settrace(None)
+    finally:
+        del receiver.transport.write
+        for client in clients:
+            await client.close()
+        await server.stop()
+    return opcodes / max(1, len(frames) - warm)
 
 
 def bench_collab(
@@ -575,6 +630,10 @@ def bench_collab(
     if node.missing() is not None and (servers is None or "node" in servers):
         print(f"  node              skipped: {node.missing()}")
     compare(results, patterns)
+    if servers is None or "course" in servers:
+        count = asyncio.run(bytecodes_per_message(updates))
+        print(f"  course server: {count:,.0f} Python bytecodes per relayed update, one per read "
+              f"(counted with sys.settrace over 1,000 updates; steady from run to run)")
     print(f"  {traces.ATTRIBUTION}")
     return results
 
