@@ -55,6 +55,7 @@ async def next_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     data = await reader.readexactly(2)
     while (head := wire.read_frame_head(data)) is None or head[3] > len(data):
         data += await reader.readexactly(1 if head is None else head[3] - len(data))
+    assert not head[1], "a server must not mask its frames"
     return head[0], data[head[2] : head[3]]
 
 

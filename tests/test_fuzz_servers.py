@@ -13,12 +13,9 @@ Hypothesis calls the test synchronously. `make fuzz` runs 10x the cases.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
 import json
-import os
-import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -30,6 +27,7 @@ from fuzzing import fuzz, hostile_json_bytes, hostile_json_text, json_values, ne
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 from pycrdt import Doc, Text
+from test_collab_framing import handshake, next_frame
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -37,7 +35,6 @@ from rtlab.learner import load_module
 from rtlab.live import stop_all
 from rtlab.topics.collaboration import SyncClient, SyncServer
 from rtlab.topics.collaboration.server import CLOSE_INVALID, CLOSE_TEXT
-from rtlab.wire import websocket as ws_wire
 from rtlab.wire import yjs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,27 +204,6 @@ async def _converged(server: SyncServer, editors: Editors, room: str) -> tuple[s
     return str(a), str(b), str(fresh_text)
 
 
-async def open_by_hand(port: int, room: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A WebSocket opened on a plain socket, so that any bytes at all can follow."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(f"GET /{room} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-    return reader, writer
-
-
-async def read_server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """The next frame from the server (unmasked, as a server must send): (first byte, payload)."""
-    data = await reader.readexactly(2)
-    while (head := ws_wire.read_frame_head(data)) is None or head[3] > len(data):
-        data += await reader.readexactly(1 if head is None else head[3] - len(data))
-    assert not head[1], "a server must not mask its frames"
-    return head[0], data[head[2]:head[3]]
-
-
 def test_the_sync_server_answers_every_frame_with_its_documented_code(loop) -> None:
     server, editors = drive(loop, _editors("fuzz-collab"))
     step2 = bytes((yjs.SYNC, yjs.STEP2))
@@ -330,7 +306,7 @@ def test_the_sync_server_survives_any_byte_stream_cut_anywhere(loop) -> None:
         return every frame the server sent until it closed."""
         for i, (_, text) in enumerate(editors):
             text += "ab"[i]
-        reader, writer = await open_by_hand(server.port, "fuzz")
+        reader, writer = await handshake(server, "fuzz")
         for start, end in itertools.pairwise([0, *cuts, len(stream)]):
             writer.write(stream[start:end])
             await writer.drain()
@@ -340,7 +316,7 @@ def test_the_sync_server_survives_any_byte_stream_cut_anywhere(loop) -> None:
         frames = []
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
-                frames.append(await read_server_frame(reader))
+                frames.append(await next_frame(reader))
         writer.close()
         return frames
 
