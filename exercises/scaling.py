@@ -41,6 +41,11 @@ schedules) and what it expects:
 Stream ids look like ``"1733190000123-0"``; compare them with ``stream_id_order``, never
 as strings (``"9-0" > "10-0"`` as strings).
 
+The design is fixed: every server serves every room, and Redis is the one place a room's
+messages meet. (Routing each room to an owner server by consistent hashing is another
+design, with its own failure when the owner dies; the lesson's table compares them. It
+cannot be written with these commands, and the grader does not expect it.)
+
 Check your work:  python -m rtlab check scaling
 Stuck?            python -m rtlab hint scaling
 Lesson:           notebooks/10-scaling-out.ipynb
