@@ -168,8 +168,10 @@ class RelayConnection(ServerConnection):
     while earlier messages still wait there (so the order holds). After each
     read, ``after_read`` runs (the server writes what it queued).
     ``process_event`` and ``protocol`` are websockets' own, not public API:
-    websockets is pinned in requirements.txt, and tests/test_collab_fanout.py
-    covers the order, the refusals and frames split anywhere.
+    websockets is pinned in requirements.txt. tests/test_collab_framing.py
+    covers frames split anywhere and every refusal, tests/test_collab_fanout.py
+    the order, tests/test_collab_browser.py Chromium's WebSocket, and
+    tests/test_fuzz_servers.py any byte stream.
     """
 
     on_message: Callable[[bytes], None] | None = None
@@ -249,8 +251,10 @@ class RelayConnection(ServerConnection):
                     and not self.waiting and protocol.current_size is None
                 ):
                     self.alone = pos == 0 and end == size
-                    self.on_message(apply_mask(data[pos + 6 : end], data[pos + 2 : pos + 6]))
-                    self.alone = False
+                    try:
+                        self.on_message(apply_mask(data[pos + 6 : end], data[pos + 2 : pos + 6]))
+                    finally:
+                        self.alone = False
                     pos = end
                     continue
             head = read_frame_head(data, pos)
