@@ -80,7 +80,7 @@ writing with ``send()`` from a writer task per client cost about 140 us
 
 Counted in Python bytecodes per relayed message (a deterministic measure,
 unlike timings on a shared machine): 1,313 before the last trims, 1,049
-after, of which the strict check takes 370, this module's plumbing 366 and
+after, of which the strict check takes 370, this module's plumbing 368 and
 the reference room with pycrdt's wrappers 290. What is left, from /proc:
 about half in the kernel (the three system calls, and waking the reader on
 loopback) and half in the process. Full trace, one edit at a time, medians
