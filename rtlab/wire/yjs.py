@@ -177,7 +177,7 @@ def parse(message: bytes, *, check_update: bool = True) -> Message:
     """
     if type(message) is bytes:
         data = message
-    elif isinstance(message, (bytearray, memoryview)):
+    elif isinstance(message, (bytes, bytearray, memoryview)):
         data = bytes(message)
     else:
         raise ProtocolError(f"expected bytes, got {type(message).__name__}")
