@@ -27,7 +27,10 @@ offline edits, duplicated and reordered messages, server restarts).
   what you lack, e.g. edits it made offline), and the awareness states you know.
 - ``receive(client, message)``: answer a step 1 with a step 2 of *only* what it
   lacks; apply a step 2 or an update to your doc and relay the change to the
-  *other* members; record which awareness ids a connection announces and
+  *other* members (the sender has it already; the one exception, which the
+  grader does not test, is a change holding more than the sender sent, such
+  as a deletion someone sent before its item and the doc held until now);
+  record which awareness ids a connection announces and
   relay its awareness to the others. Invalid input raises ``ValueError`` (the
   server then closes that connection) and changes nothing.
 - ``leave(client)``: the connection closed or dropped. Tell the others that the
