@@ -93,6 +93,7 @@ __all__ = ["RelayResult", "bench_collab", "relay", "trace_updates"]
 
 TRACE = "automerge-paper"
 QUIET_LIMIT = 10.0  # seconds without a message before the receiver gives up
+CHUNKS = 16  # the servers take turns, a sixteenth of the trace each (see run_all)
 # Edits the sender may be ahead of the receiver by default: far below pycrdt-websocket's
 # 65,536-update buffer, so the run measures speed; --window 0 shows what a burst does.
 WINDOW = 5_000
@@ -376,6 +377,136 @@ def clocks(updates: list[bytes]) -> list[int]:
     return out
 
 
+class RelaySession:
+    """A sender and a receiver in one room of ``server``, fed the trace a chunk at a time.
+
+    ``window``: the sender stays at most that many edits ahead of what the
+    receiver has integrated, as a typist who sees the screen would (0: no
+    limit, as fast as the server takes them); ``yield_every``: the sender lets
+    its event loop run after that many sends. Time and server CPU are summed
+    over the chunks only, so servers fed in turn do not pay for each other.
+    """
+
+    def __init__(self, server: ServerProcess, updates: list[bytes], window: int = 0,
+                 *, yield_every: int = 64, pattern: str = "") -> None:
+        self.server, self.updates, self.window = server, updates, window
+        self.yield_every, self.pattern = yield_every, pattern
+        self.messages = [protocol.sync_update(u) for u in updates]
+        self.clock_after = clocks(updates) if window else []
+        self.receiver_doc: Doc[Any] = Doc(client_id=2)
+        self.received = self.have = 0
+        self.target = b""  # the state vector that ends the current chunk
+        self.reached, self.progress = asyncio.Event(), asyncio.Event()
+        self.ended = ""  # why the receiver stopped, if it did
+        self.seconds = self.send_seconds = 0.0
+        self.cpu: float | None = 0.0
+        self.sent = 0  # updates sent so far
+        self.room = f"ws://127.0.0.1:{server.port}/bench-{server.kind}"
+
+    async def open(self) -> None:
+        self.receiver = await handshake(self.room, self.receiver_doc)
+        self.sender = await handshake(self.room, Doc(client_id=3))
+        self.echo = asyncio.create_task(drain(self.sender))
+        self.receiving = asyncio.create_task(self._receive())
+
+    async def _receive(self) -> None:
+        try:
+            while True:  # no time limit here: the receiver waits while the others take turns
+                frame = await self.receiver.recv()
+                message = protocol.parse(frame, check_update=False)  # type: ignore[arg-type]
+                if message.kind in ("update", "step2"):
+                    self.received += 1
+                    self.receiver_doc.apply_update(message.payload)
+                    state = self.receiver_doc.get_state()
+                    if self.window:
+                        self.have = sum(protocol.decode_state_vector(state).values())
+                        self.progress.set()
+                    if state == self.target:
+                        self.reached.set()
+        except ConnectionClosed as closed:
+            self.ended = f"the server closed the receiver's connection: {closed}"
+            self.reached.set()
+
+    async def feed(self, end: int, target: bytes) -> bool:
+        """Send the updates up to index ``end``; wait until the receiver's state is
+        ``target``. False if the receiver gave up (the rest is not fed)."""
+        if self.ended:
+            return False
+        self.target = target
+        self.reached.clear()
+        cpu_before = self.server.cpu()
+        started = time.perf_counter()
+        window, have_to = self.window, self.clock_after
+        for index in range(self.sent, end):
+            while window and index >= window and have_to[index - window] > self.have:
+                if self.receiving.done():
+                    break  # the receiver gave up: send the rest anyway, it is counted as lost
+                self.progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1):  # no task per wait, unlike wait_for
+                        await self.progress.wait()
+            await self.sender.send(self.messages[index])
+            if index % self.yield_every == self.yield_every - 1:
+                # send() rarely suspends on loopback: let the receiver (and keepalive
+                # pongs) run too, or the server times the connections out.
+                await asyncio.sleep(0)
+        self.sent = end
+        self.send_seconds += time.perf_counter() - started
+        while not self.reached.is_set():
+            before = self.received
+            try:
+                await asyncio.wait_for(self.reached.wait(), QUIET_LIMIT)
+            except TimeoutError:
+                if self.received == before:
+                    self.ended = f"nothing arrived for {QUIET_LIMIT:g} s"
+                    break
+        seconds = time.perf_counter() - started
+        cpu_after = self.server.cpu()
+        if self.ended:
+            seconds -= QUIET_LIMIT  # the wait for nothing is not part of the run
+        self.seconds += seconds
+        if self.cpu is not None and cpu_before is not None and cpu_after is not None:
+            self.cpu += cpu_after - cpu_before
+        else:
+            self.cpu = None
+        return not self.ended
+
+    async def close(self) -> RelayResult:
+        state = self.target
+        have = sum(protocol.decode_state_vector(self.receiver_doc.get_state()).values())
+        total = sum(protocol.decode_state_vector(state).values())
+        converged = not self.ended and self.sent == len(self.updates)
+        result = RelayResult(
+            self.server.kind, len(self.updates), self.seconds, self.send_seconds,
+            self.received, converged, missing_chars=total - have, total_chars=total,
+            ended=self.ended, cpu_seconds=self.cpu or None, pattern=self.pattern,
+            peak_rss=self.server.peak_rss(),
+        )
+        if not converged:  # does the room itself have everything? Ask as a new client,
+            # while the others are still connected (pycrdt-websocket deletes an empty room).
+            fresh_doc: Doc[Any] = Doc(client_id=4)
+            fresh = await handshake(self.room, fresh_doc)
+            result.fresh_client_complete = fresh_doc.get_state() == state
+            await fresh.close()
+        self.receiving.cancel()
+        for ws in (self.sender, self.receiver):
+            await ws.close()
+        self.echo.cancel()
+        return result
+
+
+def chunk_ends(updates: list[bytes], chunks: int) -> list[tuple[int, bytes]]:
+    """``chunks`` cut points of the trace, each with the state vector the receiver has then."""
+    doc: Doc[Any] = Doc()
+    size = -(-len(updates) // chunks)
+    ends = []
+    for start in range(0, len(updates), size):
+        for update in updates[start : start + size]:
+            doc.apply_update(update)
+        ends.append((min(start + size, len(updates)), doc.get_state()))
+    return ends
+
+
 async def relay(
     server: ServerProcess,
     updates: list[bytes],
@@ -385,89 +516,11 @@ async def relay(
     yield_every: int = 64,
     pattern: str = "",
 ) -> RelayResult:
-    """Send every update through ``server`` and time the receiver until it has them all.
-
-    ``window``: the sender stays at most that many edits ahead of what the
-    receiver has integrated, as a typist who sees the screen would (0: no
-    limit, as fast as the server takes them); ``yield_every``: the sender lets
-    its event loop run after that many sends; ``pattern``: a name for the result.
-    """
-    room = f"ws://127.0.0.1:{server.port}/bench-{server.kind}"
-    receiver_doc: Doc[Any] = Doc(client_id=2)
-    receiver = await handshake(room, receiver_doc)
-    sender = await handshake(room, Doc(client_id=3))
-    echo = asyncio.create_task(drain(sender))
-    messages = [protocol.sync_update(u) for u in updates]
-    received = have = 0
-    done, progress = asyncio.Event(), asyncio.Event()
-    clock_after = clocks(updates) if window else []
-
-    ended = ""  # why the receiver stopped, if not converged
-
-    async def receive() -> None:
-        nonlocal received, have, ended
-        try:
-            while True:
-                try:
-                    frame = await asyncio.wait_for(receiver.recv(), QUIET_LIMIT)
-                except TimeoutError:
-                    ended = f"nothing arrived for {QUIET_LIMIT:g} s"
-                    return
-                message = protocol.parse(frame, check_update=False)  # type: ignore[arg-type]
-                if message.kind in ("update", "step2"):
-                    received += 1
-                    receiver_doc.apply_update(message.payload)
-                    state = receiver_doc.get_state()
-                    if window:
-                        have = sum(protocol.decode_state_vector(state).values())
-                        progress.set()
-                    if state == final_state:
-                        done.set()
-                        return
-        except ConnectionClosed as closed:
-            ended = f"the server closed the receiver's connection: {closed}"
-
-    cpu_before = server.cpu()
-    started = time.perf_counter()
-    receiving = asyncio.create_task(receive())
-    for index, message in enumerate(messages):
-        while window and index >= window and clock_after[index - window] > have:
-            if receiving.done():
-                break  # the receiver gave up: send the rest anyway, it is counted as lost
-            progress.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1):  # no task per wait, unlike wait_for
-                    await progress.wait()
-        await sender.send(message)
-        if index % yield_every == yield_every - 1:
-            # send() rarely suspends on loopback: let the receiver (and keepalive
-            # pongs) run too, or the server times the connections out.
-            await asyncio.sleep(0)
-    sent = time.perf_counter() - started
-    await receiving
-    seconds = time.perf_counter() - started
-    cpu_after = server.cpu()
-    converged = done.is_set()
-    if not converged:
-        seconds -= QUIET_LIMIT  # the wait for nothing is not part of the run
-    have = sum(protocol.decode_state_vector(receiver_doc.get_state()).values())
-    total = sum(protocol.decode_state_vector(final_state).values())
-    result = RelayResult(
-        server.kind, len(updates), seconds, sent, received, converged,
-        missing_chars=total - have, total_chars=total, ended=ended,
-        cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
-        pattern=pattern, peak_rss=server.peak_rss(),
-    )
-    if not converged:  # does the room itself have everything? Ask as a new client,
-        # while the others are still connected (pycrdt-websocket deletes an empty room).
-        fresh_doc: Doc[Any] = Doc(client_id=4)
-        fresh = await handshake(room, fresh_doc)
-        result.fresh_client_complete = fresh_doc.get_state() == final_state
-        await fresh.close()
-    for ws in (sender, receiver):
-        await ws.close()
-    echo.cancel()
-    return result
+    """Send every update through ``server`` in one go; time the receiver until it has them all."""
+    session = RelaySession(server, updates, window, yield_every=yield_every, pattern=pattern)
+    await session.open()
+    await session.feed(len(updates), final_state)
+    return await session.close()
 
 
 def print_row(result: RelayResult) -> None:
@@ -487,14 +540,16 @@ async def run_all(
     profile: Path | None = None,
     window: int | None = None,
 ) -> list[RelayResult]:
-    """Relay ``updates`` through each server (a fresh process per run), pattern by pattern.
+    """Relay ``updates`` through every server, pattern by pattern, the servers in turn.
 
-    ``window``: overrides the patterns' own (0: the sender never waits).
+    Each run starts a process per server, then feeds them the trace in
+    :data:`CHUNKS` chunks, taking turns (the order rotates each chunk): a
+    machine that slows down or speeds up during the minutes of a run then
+    weighs on every server alike, where running one server after another let
+    it favour whichever ran in a quiet minute. ``window``: overrides the
+    patterns' own (0: the sender never waits).
     """
-    final: Doc[Any] = Doc()
-    for update in updates:
-        final.apply_update(update)
-    final_state = final.get_state()
+    chunks = chunk_ends(updates, max(1, min(CHUNKS, len(updates) // 1000)))
     results = []
     for pattern in patterns:
         how = PATTERNS[pattern]
@@ -503,18 +558,30 @@ async def run_all(
             how = Pattern(window, how.yield_every, f"{says}, {how.yield_every} sends per turn")
         print(f" {pattern} ({how.says}):", flush=True)
         for attempt in range(repeat):
-            for kind in servers:
-                stats = None
-                if profile is not None:
-                    stats = profile / f"{kind}-{pattern}-{attempt + 1}.prof"
-                server = await ServerProcess.start(kind, stats)
-                try:
-                    result = await relay(server, updates, final_state, how.window,
-                                         yield_every=how.yield_every, pattern=pattern)
-                finally:
+            processes: list[ServerProcess] = []
+            try:
+                for kind in servers:
+                    stats = None
+                    if profile is not None:
+                        stats = profile / f"{kind}-{pattern}-{attempt + 1}.prof"
+                    processes.append(await ServerProcess.start(kind, stats))
+                sessions = [
+                    RelaySession(server, updates, how.window, yield_every=how.yield_every,
+                                 pattern=pattern)
+                    for server in processes
+                ]
+                for session in sessions:
+                    await session.open()
+                for turn, (end, state) in enumerate(chunks):
+                    for k in range(len(sessions)):
+                        await sessions[(k + turn) % len(sessions)].feed(end, state)
+                for session in sessions:
+                    result = await session.close()
+                    print_row(result)
+                    results.append(result)
+            finally:
+                for server in processes:
                     await server.stop()
-                print_row(result)
-                results.append(result)
     return results
 
 
