@@ -4,8 +4,8 @@ In a kernel, servers share the kernel's asyncio loop. On their own they run on
 uvloop where it is installed (libuv's event loop, the one Node.js runs on):
 the same code, with the loop's own work per message in C. Measured on the
 course's sync server relaying one edit at a time: about a tenth less CPU per
-edit, 45 us against 50 (``python -m rtlab.topics.collaboration.bench``, the
-course-uvloop row against the course row, medians of three full-trace runs).
+edit, 44-52 us against 48-56 (``python -m rtlab.topics.collaboration.bench``,
+the course-uvloop row against the course row, three full-trace runs).
 """
 
 from __future__ import annotations

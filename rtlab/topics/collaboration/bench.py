@@ -23,9 +23,13 @@ Each server runs in its own process on 127.0.0.1, so its CPU time is its own
 peak memory (VmHWM). The sender and the receiver share this process (as two
 clients of one machine would share it). The sender drains whatever comes back
 (pycrdt-websocket and the Node server echo each update to its sender too); the
-receiver applies what it gets to a pycrdt ``Doc``. Reported per server and
-pattern: edits per second from the first send until the receiver's document
-holds every edit, the messages the receiver got (the course's server merges
+receiver applies what it gets to a pycrdt ``Doc``. The servers take turns:
+each gets a sixteenth of the trace (its receiver waits until it holds that
+part), then the next; time and CPU are summed over a server's own turns.
+On a shared machine speed drifts over minutes; run one after another, the
+servers were ranked by when they ran as much as by what they cost. Reported
+per server and pattern: edits per second from the first send until the
+receiver's document holds every edit, the messages the receiver got (the course's server merges
 a backlog into fewer messages), whether it converged (else: updates lost on
 the way), server CPU per edit and peak RSS; then, per pattern, the course's
 server CPU per edit against Node's.
@@ -36,33 +40,32 @@ spread, ``--window 0`` for a sender that never waits, ``--profile DIR`` for
 cProfile statistics of the course's servers).
 
 Measured on the reference machine (2 cores, December 2026, other jobs light),
-all 259,778 edits, one run of ``make bench``; every run converged. Edits/s
-until the receiver had everything, server CPU per edit, peak RSS:
+all 259,778 edits, one run, the servers taking turns; every run converged.
+Edits/s until the receiver had everything, server CPU per edit, peak RSS:
 
 =====================  ========================  ========================
 server                 one-per-turn              bursts
 =====================  ========================  ========================
-course (merged)        8,491/s  46 us   34 MB   109,738/s   9 us   35 MB
-course on uvloop       8,574/s  43 us   37 MB   100,251/s  10 us   37 MB
-course, unmerged       7,032/s  57 us   34 MB    21,928/s  23 us   35 MB
-pycrdt-websocket       4,604/s  155 us  36 MB    10,717/s  93 us   37 MB
-@y/websocket-server    7,881/s  50 us   102 MB   16,743/s  34 us   152 MB
+course (merged)        8,495/s  50 us   35 MB    93,385/s  10 us   35 MB
+course on uvloop       9,191/s  44 us   37 MB    93,408/s  10 us   37 MB
+course, unmerged       8,501/s  51 us   35 MB    54,555/s  14 us   35 MB
+pycrdt-websocket       4,498/s  162 us  36 MB    11,847/s  84 us   36 MB
+@y/websocket-server    8,228/s  58 us   99 MB    35,252/s  29 us   161 MB
 =====================  ========================  ========================
 
-(The course's merged server sent the receiver 228,461 messages one edit at a
-time, some edits being deletions that arrive together, and 4,143 in bursts.)
-The course's server, as configured by default, spends 0.92x Node's CPU per
-edit one edit at a time (0.86x on uvloop) and 0.26x in bursts; the verdict
-lines judge these two rows. With merging switched off it spends 1.14x one
-edit at a time. Three more full runs one edit at a time, medians: course
-50 us, on uvloop 45 us, Node 54 us. Before its receive and send paths were
-reworked the course's server spent 1.35x (71 us against Node's 52 us in the
-run of that day; see "Cost per message" in
+(The course's merged server sent the receiver 213,097 messages one edit at a
+time, some edits being deletions that arrive together, and 10,497 in
+bursts.) The course's server, as configured by default, spends 0.87x Node's
+CPU per edit one edit at a time (0.77x on uvloop) and 0.35x in bursts; the
+verdict lines judge these two rows. Before its receive and send paths were
+reworked it spent 1.35x one edit at a time (71 us against Node's 52 us in
+the run of that day; see "Cost per message" in
 :mod:`rtlab.topics.collaboration.server`). Short runs overstate Node's CPU
-per edit: its JIT warms up over the first tens of thousands of edits. Under
-load, or on a noisy virtual machine, every figure moves by a fifth or more
-from one run to the next: compare servers within one run, and use
-``--repeat`` (the verdict lines compare medians).
+per edit: its JIT warms up over the first tens of thousands of edits.
+Figures move by a fifth or more between runs on a shared machine; compare
+servers within one run, and use ``--repeat`` (the verdict lines compare
+medians). Before the servers took turns, one ``make bench`` put the course's
+server at 1.17x Node's because it ran in a slow minute and Node in a fast one.
 """
 
 from __future__ import annotations

@@ -83,9 +83,10 @@ unlike timings on a shared machine): 1,313 before the last trims, 1,049
 after, of which the strict check takes 370, this module's plumbing 368 and
 the reference room with pycrdt's wrappers 290. What is left, from /proc:
 about half in the kernel (the three system calls, and waking the reader on
-loopback) and half in the process. Full trace, one edit at a time, medians
-of three runs: this server 50 us per edit, on uvloop 45 us, Node's server
-54 us (see :mod:`rtlab.topics.collaboration.bench`).
+loopback) and half in the process. Full trace, one edit at a time, three
+runs with the servers taking turns: this server 48-56 us per edit, on uvloop
+44-52 us, Node's server 56-62 us, 0.86-0.90x Node's in every run (see
+:mod:`rtlab.topics.collaboration.bench`).
 """
 
 from __future__ import annotations
