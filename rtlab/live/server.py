@@ -144,7 +144,11 @@ class LiveServer:
         self._later(downtime)
 
     async def refuse_for(self, seconds: float) -> None:
-        """Stop listening (connects are refused) without touching open connections."""
+        """Stop listening (connects are refused) without touching open connections.
+
+        It returns once every open connection's handler has ended (websockets'
+        ``wait_closed``): to imitate a crash, abort the connections first.
+        """
         server, self._server = self._server, None
         if server is not None:
             server.close(close_connections=False)

@@ -58,6 +58,7 @@ __all__ = ["Account", "App", "AppNode", "LiveTab", "RedisBackplane", "bench_caps
            "missing_parts", "run_schedule", "start_app"]
 
 DOWN = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
+FAULT_GRACE = 30.0  # seconds the faults may still run once the schedule has ended
 APPEND = """
 if redis.call('HSETNX', KEYS[2], ARGV[1], 1) == 0 then return 0 end
 local seq = redis.call('RPUSH', KEYS[1], ARGV[2])
@@ -313,9 +314,11 @@ class AppNode:
                     glue.closed(conn, self.account.now())
             await self.server.restart(downtime)
         else:
-            await self.server.refuse_for(downtime)
+            # Cut the links first, in this turn: refuse_for waits for every handler to
+            # end, and a tab that has gone silent (half-open, quit) never ends its own.
             for ws in list(self.conns.values()):
                 ws.transport.abort()
+            await self.server.refuse_for(downtime)
         await asyncio.sleep(downtime)
         await self._boot()
 
@@ -599,17 +602,22 @@ async def run_schedule(app: App, faults: list[Fault], *, tabs: int, seconds: flo
     idle = [(t0 + f.at, t0 + f.end) for f in faults if f.kind == "idle"]
     helpers = [loop.create_task(_presence_loop(app)),
                loop.create_task(_users(app, t0 + seconds, idle, seed))]
-    pending = []
+    pending: list[tuple[Fault, asyncio.Task[None]]] = []
     try:
         for fault in sorted(faults, key=lambda f: f.at):
             await asyncio.sleep(max(0.0, t0 + fault.at - app.account.now()))
-            pending.append(loop.create_task(_fault(app, fault)))
+            pending.append((fault, loop.create_task(_fault(app, fault))))
         while app.account.now() < t0 + seconds + settle:
             point = sample(app)
             if on_sample is not None:
                 on_sample(app, point)
             await asyncio.sleep(0.5)
-        await asyncio.gather(*pending)
+        try:  # every fault gives up on its own within 10 s of its end: this never waits long
+            await asyncio.wait_for(asyncio.gather(*(t for _, t in pending)), FAULT_GRACE)
+        except TimeoutError:
+            stuck = [f.describe() for f, t in pending if not t.done()]
+            raise RuntimeError(f"the live run's faults were still running {FAULT_GRACE:g} s "
+                               f"after the schedule ended: {stuck}") from None
     finally:
         for task in helpers:
             task.cancel()
